@@ -1,0 +1,45 @@
+# rtcchat — one entry point for building, testing, benchmarking and fuzzing.
+GO      ?= go
+BIN     ?= bin/rtcchat
+FUZZTIME ?= 30s
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test test-short bench fuzz demo vet fmt cross clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rtcchat
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+# Cross-compilation check: the whole module must build for Windows and macOS.
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+
+# The one test entry: vet, cross builds, the race-enabled test suite, and a short run
+# of every fuzz target.
+test: vet cross
+	$(GO) test -race -timeout 20m ./...
+	FUZZTIME=2s scripts/fuzz.sh
+
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	scripts/bench.sh
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+demo: build
+	$(BIN) demo
+
+clean:
+	rm -rf bin bench.json

@@ -1,0 +1,97 @@
+// Package falcon implements the FALCON-1024 signature scheme as specified in
+// the Falcon round-3 specification (v1.2), bit-compatible with the NIST
+// round-3 known-answer tests and with liboqs's "Falcon-1024".
+//
+// Formats (spec §3.11):
+//   - public key:  0x0A || h (1024 coefficients, 14 bits each, MSB first), 1793 bytes
+//   - private key: 0x5A || f (5 bits each) || g (5 bits each) || F (8 bits each), 2305 bytes
+//   - signature:   0x3A || nonce (40 bytes) || compressed s2, at most 1462 bytes
+//
+// Package layout (each part has its own files):
+//   - falcon.go: the public API and key types.
+//   - encode.go, ntt.go, hash.go, verify.go: encodings, arithmetic mod q, HashToPoint, Verify.
+//   - fft.go, tree.go, sampler.go, prng.go, sign.go: FFT, the LDL tree, SamplerZ, signing.
+//   - keygen.go, ntru.go: key generation and the NTRU equation solver.
+package falcon
+
+import (
+	"errors"
+	"io"
+)
+
+const (
+	logN = 10
+	n    = 1 << logN // ring degree
+	q    = 12289     // modulus
+
+	// PublicKeySize is the size of an encoded public key: 0x0A || h.
+	PublicKeySize = 1793
+	// PrivateKeySize is the size of an encoded private key: 0x5A || f || g || F.
+	PrivateKeySize = 2305
+	// MaxSignatureSize is the largest detached signature this package emits or
+	// accepts: 0x3A || nonce || compressed s2 (liboqs's bound for Falcon-1024).
+	MaxSignatureSize = 1462
+	// NonceSize is the size of the signature salt r.
+	NonceSize = 40
+
+	// sigBound is ⌊β²⌋ for Falcon-1024: a signature is valid iff ‖(s1,s2)‖² ≤ sigBound.
+	sigBound = 70265242
+
+	headerPublicKey  = 0x00 | logN // 0000nnnn
+	headerPrivateKey = 0x50 | logN // 0101nnnn
+	headerSignature  = 0x30 | logN // 0011nnnn: compressed, detached
+)
+
+// Errors returned by the decoders and by signing.
+var (
+	ErrPublicKey  = errors.New("falcon: malformed public key")
+	ErrPrivateKey = errors.New("falcon: malformed private key")
+)
+
+// PublicKey is a FALCON-1024 public key.
+type PublicKey struct {
+	h [n]uint16 // coefficients of h = g/f mod q, each in [0, q)
+}
+
+// PrivateKey is a FALCON-1024 private key. G is recomputed from f, g and F.
+type PrivateKey struct {
+	f, g, F, G [n]int16
+	pub        PublicKey
+
+	// signing state derived from the key (the LDL tree etc.), owned by sign.go.
+	expanded *expandedKey
+}
+
+// GenerateKey generates a new key pair, reading randomness from rand
+// (crypto/rand.Reader if nil).
+func GenerateKey(rand io.Reader) (*PrivateKey, error) { return generateKey(rand) }
+
+// NewPrivateKey decodes a private key in the format 0x5A || f || g || F
+// (the NIST KAT's sk) and recomputes G and the public key.
+func NewPrivateKey(b []byte) (*PrivateKey, error) { return decodePrivateKey(b) }
+
+// NewPublicKey decodes a public key in the format 0x0A || h (the NIST KAT's pk).
+func NewPublicKey(b []byte) (*PublicKey, error) { return decodePublicKey(b) }
+
+// Bytes returns the encoded private key (0x5A || f || g || F).
+func (sk *PrivateKey) Bytes() []byte { return encodePrivateKey(sk) }
+
+// PublicKey returns the public key that belongs to sk.
+func (sk *PrivateKey) PublicKey() *PublicKey {
+	pk := sk.pub
+	return &pk
+}
+
+// Sign returns a detached signature 0x3A || nonce || compressed s2 of msg,
+// reading the nonce and the sampler seed from rand (crypto/rand.Reader if nil).
+func (sk *PrivateKey) Sign(rand io.Reader, msg []byte) ([]byte, error) { return sign(sk, rand, msg) }
+
+// Bytes returns the encoded public key (0x0A || h).
+func (pk *PublicKey) Bytes() []byte { return encodePublicKey(pk) }
+
+// Equal reports whether pk and other are the same key.
+func (pk *PublicKey) Equal(other *PublicKey) bool { return other != nil && pk.h == other.h }
+
+// Verify reports whether sig is a valid detached signature of msg under pk.
+// Decoding is strict: any non-canonical signature is rejected.
+func Verify(pk *PublicKey, msg, sig []byte) bool { return pk != nil && verify(pk, msg, sig) }

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Prints the benchmark figures the issues ask for. Each package's benchmarks
+# measure their own baseline (raw pion, liboqs-js, ...) in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test -run '^$' -bench . -benchmem -benchtime ${BENCHTIME:-1s} ./... 2>&1 | tee /tmp/rtcchat-bench.txt
