@@ -51,6 +51,10 @@ var (
 // PublicKey is a FALCON-1024 public key.
 type PublicKey struct {
 	h [n]uint16 // coefficients of h = g/f mod q, each in [0, q)
+
+	// hNTT caches NTT(h) for Verify; nil until computed. It is filled in
+	// before the key is shared and never written afterwards.
+	hNTT *[n]uint32
 }
 
 // PrivateKey is a FALCON-1024 private key. G is recomputed from f, g and F.
@@ -79,6 +83,9 @@ func (sk *PrivateKey) Bytes() []byte { return encodePrivateKey(sk) }
 // PublicKey returns the public key that belongs to sk.
 func (sk *PrivateKey) PublicKey() *PublicKey {
 	pk := sk.pub
+	if pk.hNTT == nil {
+		pk.hNTT = computeNTTH(&pk.h)
+	}
 	return &pk
 }
 
@@ -95,3 +102,24 @@ func (pk *PublicKey) Equal(other *PublicKey) bool { return other != nil && pk.h 
 // Verify reports whether sig is a valid detached signature of msg under pk.
 // Decoding is strict: any non-canonical signature is rejected.
 func Verify(pk *PublicKey, msg, sig []byte) bool { return pk != nil && verify(pk, msg, sig) }
+
+// Destroy overwrites the private key's secret polynomials f, g, F, G and drops
+// the expanded signing key (the FFT basis and LDL tree), wiping it first where
+// the signing code provides a wipe. Afterwards sk must not be used.
+//
+// This is as far as Go allows: the garbage collector may have copied the key
+// before (stack growth, escaping temporaries), and those copies are not
+// reachable from here.
+func (sk *PrivateKey) Destroy() {
+	if sk == nil {
+		return
+	}
+	clear(sk.f[:])
+	clear(sk.g[:])
+	clear(sk.F[:])
+	clear(sk.G[:])
+	if sk.expanded != nil {
+		wipeExpanded(sk.expanded)
+		sk.expanded = nil
+	}
+}

@@ -105,11 +105,43 @@ func (r *katRecord) detachedSig() []byte {
 	return append(sig, r.SM[43+r.MLen:]...)
 }
 
+// edgeCase is one entry of falcon1024-detached-edgecases.json; Expected is
+// "accept", "reject" or "implementation-defined".
 type edgeCase struct {
 	Name     string `json:"name"`
 	Sig      string `json:"sig"`
 	Msg      string `json:"msg"`
-	Expected string `json:"expected"`
+	SigLen   int    `json:"sig_len"`
+	Expected string `json:"expect"`
+	Note     string `json:"note"`
+}
+
+type edgeCaseFile struct {
+	PK    string     `json:"pk"`
+	Cases []edgeCase `json:"cases"`
+}
+
+type detachedVector struct {
+	Count  int    `json:"count"`
+	Msg    string `json:"msg"`
+	PK     string `json:"pk"`
+	Sig    string `json:"sig"`
+	SigLen int    `json:"sig_len"`
+	SqNorm uint64 `json:"sq_norm"`
+}
+
+type detachedFile struct {
+	Vectors []detachedVector `json:"vectors"`
+}
+
+// mustHex decodes a hex string from a vector file.
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatalf("bad hex in vector: %v", err)
+	}
+	return b
 }
 
 // loadJSON decodes a shared JSON vector file into v.
