@@ -31,15 +31,16 @@ type FrameType byte
 
 // Frame types (docs/PROTOCOL.md §6).
 const (
-	FrameText        FrameType = 1 // id: message id; body: sent-at (8, unix ms) || UTF-8 text
-	FrameAck         FrameType = 2 // id: the id of the acknowledged message; no body
-	FrameFileOffer   FrameType = 3 // id: transfer id; body: size(8) || sha256(32) || name
-	FrameFileAccept  FrameType = 4 // id: transfer id; body: resume offset(8)
-	FrameFileDecline FrameType = 5 // id: transfer id; no body
-	FrameFileChunk   FrameType = 6 // id: transfer id; body: offset(8) || data(1..chunkSize)
-	FrameFileDone    FrameType = 7 // id: transfer id; no body (all chunks sent)
-	FrameFileCancel  FrameType = 8 // id: transfer id; body: UTF-8 reason
-	FrameBye         FrameType = 9 // id: 0; body: UTF-8 reason
+	FrameText        FrameType = 1  // id: message id; body: sent-at (8, unix ms) || UTF-8 text
+	FrameAck         FrameType = 2  // id: the id of the acknowledged message; no body
+	FrameFileOffer   FrameType = 3  // id: transfer id; body: size(8) || sha256(32) || name
+	FrameFileAccept  FrameType = 4  // id: transfer id; body: resume offset(8)
+	FrameFileDecline FrameType = 5  // id: transfer id; no body
+	FrameFileChunk   FrameType = 6  // id: transfer id; body: offset(8) || data(1..chunkSize)
+	FrameFileDone    FrameType = 7  // id: transfer id; no body (all chunks sent)
+	FrameFileCancel  FrameType = 8  // id: transfer id; body: UTF-8 reason
+	FrameBye         FrameType = 9  // id: 0; body: UTF-8 reason
+	FrameFileAck     FrameType = 10 // id: transfer id; body: bytes received and written so far(8)
 )
 
 func (t FrameType) String() string {
@@ -62,6 +63,8 @@ func (t FrameType) String() string {
 		return "file-cancel"
 	case FrameBye:
 		return "bye"
+	case FrameFileAck:
+		return "file-ack"
 	}
 	return fmt.Sprintf("type-%d", byte(t))
 }
@@ -75,7 +78,7 @@ type Frame struct {
 	Size   uint64   // FrameFileOffer
 	Sum    [32]byte // FrameFileOffer: SHA-256 of the whole file
 	Name   string   // FrameFileOffer
-	Offset uint64   // FrameFileAccept, FrameFileChunk
+	Offset uint64   // FrameFileAccept, FrameFileChunk, FrameFileAck
 	Data   []byte   // FrameFileChunk
 }
 
@@ -102,7 +105,7 @@ func (f *Frame) Encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, f.Size)
 		b = append(b, f.Sum[:]...)
 		b = append(b, f.Name...)
-	case FrameFileAccept:
+	case FrameFileAccept, FrameFileAck:
 		b = binary.BigEndian.AppendUint64(b, f.Offset)
 	case FrameFileChunk:
 		b = binary.BigEndian.AppendUint64(b, f.Offset)
@@ -165,7 +168,7 @@ func DecodeFrame(b []byte) (*Frame, error) {
 			return nil, fmt.Errorf("%w: file name must be 1..%d bytes of UTF-8", ErrFrameBody, MaxFileNameSize)
 		}
 		f.Name = string(name)
-	case FrameFileAccept:
+	case FrameFileAccept, FrameFileAck:
 		if err = exact(8); err == nil {
 			f.Offset = binary.BigEndian.Uint64(body)
 		}

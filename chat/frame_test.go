@@ -20,6 +20,7 @@ func sampleFrames() []*Frame {
 		{Type: FrameFileDone, ID: 9},
 		{Type: FrameFileCancel, ID: 9, Text: "disk full"},
 		{Type: FrameBye, Text: "quit"},
+		{Type: FrameFileAck, ID: 9, Offset: 1 << 20},
 	}
 }
 

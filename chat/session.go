@@ -1,0 +1,487 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Cipher protects frames end to end: the Double Ratchet session in
+// production. Encrypt and Decrypt are never called concurrently.
+type Cipher interface {
+	Encrypt(plaintext []byte) ([]byte, error)
+	Decrypt(ciphertext []byte) ([]byte, error)
+}
+
+// Store keeps one conversation's state across connections (pending messages,
+// identifiers already seen). The vault seals it in production. Load returns
+// (nil, nil) when nothing was saved under kind.
+type Store interface {
+	Load(kind string) ([]byte, error)
+	Save(kind string, data []byte) error
+}
+
+// Store kinds used by a session.
+const (
+	storePending = "pending"
+	storeSeen    = "seen"
+)
+
+// EventKind says what happened in a session.
+type EventKind int
+
+// Session events, delivered in order on Events().
+const (
+	EventMessage      EventKind = iota + 1 // the peer sent a text (ID, Text, Time)
+	EventDelivered                         // the peer acknowledged our message ID
+	EventFileOffered                       // the peer offers a file (File); answer with AcceptFile or DeclineFile
+	EventFileProgress                      // bytes of a transfer moved (File)
+	EventFileDone                          // a transfer completed and its SHA-256 matched (File)
+	EventFileFailed                        // a transfer was declined, cancelled or broken (File, Err)
+	EventDisconnected                      // the connection ended (Err says why; nil after a clean bye)
+)
+
+func (k EventKind) String() string {
+	return [...]string{"?", "message", "delivered", "file-offered", "file-progress", "file-done", "file-failed", "disconnected"}[min(int(k), 7)]
+}
+
+// Event is one thing a UI shows.
+type Event struct {
+	Kind EventKind
+	ID   uint64
+	Text string
+	Time time.Time
+	File *FileStatus
+	Err  error
+}
+
+// PendingMessage is a message sent but not yet acknowledged by the peer.
+type PendingMessage struct {
+	ID     uint64
+	SentAt time.Time
+	Text   string
+}
+
+// Session is one end-to-end encrypted conversation over one connection. It
+// acknowledges every message, keeps unacknowledged ones in its Store so they
+// are sent again on the next connection with the same contact, suppresses
+// duplicates, and moves files with back-pressure.
+type Session struct {
+	conn   MessageConn
+	cipher Cipher
+	store  Store
+	events chan Event
+	done   chan struct{}
+
+	sendMu sync.Mutex // serialises encrypt+send so frames leave in order
+	cmu    sync.Mutex // guards cipher
+
+	mu       sync.Mutex
+	pending  map[uint64]PendingMessage
+	seen     []uint64 // ids received, oldest first (bounded by maxSeen)
+	seenSet  map[uint64]bool
+	outFiles map[uint64]*outTransfer
+	inFiles  map[uint64]*inTransfer
+	closeErr error
+	closing  bool
+	byeSent  bool
+	startOne sync.Once
+	stopOne  sync.Once
+}
+
+// maxSeen bounds the duplicate-suppression memory of a conversation.
+const maxSeen = 4096
+
+// NewSession prepares a session; Start runs it.
+func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) {
+	s := &Session{
+		conn: conn, cipher: cipher, store: store,
+		events:   make(chan Event, 256),
+		done:     make(chan struct{}),
+		pending:  map[uint64]PendingMessage{},
+		seenSet:  map[uint64]bool{},
+		outFiles: map[uint64]*outTransfer{},
+		inFiles:  map[uint64]*inTransfer{},
+	}
+	if store != nil {
+		if b, err := store.Load(storePending); err != nil {
+			return nil, fmt.Errorf("chat: loading pending messages: %w", err)
+		} else if b != nil {
+			msgs, err := decodePending(b)
+			if err != nil {
+				return nil, fmt.Errorf("chat: stored pending messages: %w", err)
+			}
+			for _, m := range msgs {
+				s.pending[m.ID] = m
+			}
+		}
+		if b, err := store.Load(storeSeen); err != nil {
+			return nil, fmt.Errorf("chat: loading seen ids: %w", err)
+		} else if b != nil {
+			ids, err := decodeSeen(b)
+			if err != nil {
+				return nil, fmt.Errorf("chat: stored seen ids: %w", err)
+			}
+			for _, id := range ids {
+				s.markSeenLocked(id)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Start sends again every message still pending from an earlier connection
+// and starts receiving.
+func (s *Session) Start() {
+	s.startOne.Do(func() {
+		go s.recvLoop()
+		for _, m := range s.Pending() {
+			if err := s.sendFrame(&Frame{Type: FrameText, ID: m.ID, SentAt: m.SentAt.UnixMilli(), Text: m.Text}); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// Events delivers what happens, in order. It is never closed; use Done.
+func (s *Session) Events() <-chan Event { return s.events }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err says why the session ended (nil after a clean bye).
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeErr
+}
+
+// Pending lists the messages not yet acknowledged, oldest first.
+func (s *Session) Pending() []PendingMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pendingLocked()
+}
+
+func (s *Session) pendingLocked() []PendingMessage {
+	out := make([]PendingMessage, 0, len(s.pending))
+	for _, m := range s.pending {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].SentAt.Equal(out[j].SentAt) {
+			return out[i].SentAt.Before(out[j].SentAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// SendText sends a message and returns its id. It stays pending (and stored)
+// until the peer acknowledges it with EventDelivered.
+func (s *Session) SendText(text string) (uint64, error) {
+	if len(text) > MaxTextSize {
+		return 0, fmt.Errorf("chat: message of %d bytes is longer than %d", len(text), MaxTextSize)
+	}
+	id, err := randomID()
+	if err != nil {
+		return 0, err
+	}
+	m := PendingMessage{ID: id, SentAt: time.Now().Truncate(time.Millisecond), Text: text}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return 0, ErrClosed
+	}
+	s.pending[id] = m
+	err = s.savePendingLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	// A send error leaves the message pending: it goes out on the next connection.
+	if err := s.sendFrame(&Frame{Type: FrameText, ID: id, SentAt: m.SentAt.UnixMilli(), Text: text}); err != nil {
+		return id, err
+	}
+	return id, nil
+}
+
+// Close says goodbye to the peer and ends the session. Pending messages stay
+// in the store.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	sendBye := !s.closing
+	s.byeSent = sendBye
+	s.mu.Unlock()
+	if sendBye {
+		_ = s.sendFrame(&Frame{Type: FrameBye, Text: "bye"})
+	}
+	s.shutdown(nil)
+	return nil
+}
+
+// shutdown ends the session once, reporting err as the reason.
+func (s *Session) shutdown(err error) {
+	s.stopOne.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.closeErr = err
+		in := s.inFiles
+		out := s.outFiles
+		s.inFiles, s.outFiles = map[uint64]*inTransfer{}, map[uint64]*outTransfer{}
+		s.mu.Unlock()
+		s.conn.Close()
+		for _, t := range in {
+			t.mu.Lock()
+			t.abortLocked()
+			st := t.status()
+			t.mu.Unlock()
+			s.emit(Event{Kind: EventFileFailed, ID: t.id, File: st, Err: errors.New("connection ended before the transfer completed")})
+		}
+		for _, t := range out {
+			t.stop()
+			if !t.finished() {
+				s.emit(Event{Kind: EventFileFailed, ID: t.id, File: t.status(), Err: errors.New("connection ended before the transfer completed")})
+			}
+		}
+		s.emit(Event{Kind: EventDisconnected, Err: err, Time: time.Now()})
+		close(s.done)
+	})
+}
+
+// emit delivers an event unless the session has already finished. Progress
+// events are dropped rather than waited for when the UI is behind.
+func (s *Session) emit(ev Event) {
+	if ev.Kind == EventFileProgress {
+		select {
+		case s.events <- ev:
+		default:
+		}
+		return
+	}
+	select {
+	case s.events <- ev:
+	case <-s.done:
+	}
+}
+
+// sendFrame encrypts and sends one frame; frames leave in call order.
+func (s *Session) sendFrame(f *Frame) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	s.cmu.Lock()
+	ct, err := s.cipher.Encrypt(f.Encode())
+	s.cmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("chat: encrypting %s: %w", f.Type, err)
+	}
+	if err := s.conn.Send(ct); err != nil {
+		return fmt.Errorf("chat: sending %s: %w", f.Type, err)
+	}
+	return nil
+}
+
+func (s *Session) recvLoop() {
+	for {
+		ct, err := s.conn.Recv(context.Background())
+		if err != nil {
+			s.mu.Lock()
+			clean := s.closing
+			s.mu.Unlock()
+			if clean {
+				s.shutdown(nil)
+			} else {
+				s.shutdown(fmt.Errorf("connection lost: %w", err))
+			}
+			return
+		}
+		s.cmu.Lock()
+		pt, err := s.cipher.Decrypt(ct)
+		s.cmu.Unlock()
+		if err != nil {
+			// A message that does not decrypt is dropped; the session state
+			// is unchanged (the ratchet guarantees it) and the peer resends
+			// anything that matters because it is not acknowledged.
+			continue
+		}
+		f, err := DecodeFrame(pt)
+		if err != nil {
+			s.shutdown(fmt.Errorf("peer sent a malformed frame: %w", err))
+			return
+		}
+		if err := s.handle(f); err != nil {
+			s.shutdown(err)
+			return
+		}
+	}
+}
+
+func (s *Session) handle(f *Frame) error {
+	switch f.Type {
+	case FrameText:
+		s.mu.Lock()
+		dup := s.seenSet[f.ID]
+		var err error
+		if !dup {
+			s.markSeenLocked(f.ID)
+			err = s.saveSeenLocked()
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !dup {
+			s.emit(Event{Kind: EventMessage, ID: f.ID, Text: f.Text, Time: time.UnixMilli(f.SentAt)})
+		}
+		// Acknowledge duplicates too: our earlier acknowledgement may have been lost.
+		return s.sendFrame(&Frame{Type: FrameAck, ID: f.ID})
+	case FrameAck:
+		s.mu.Lock()
+		_, ok := s.pending[f.ID]
+		var err error
+		if ok {
+			delete(s.pending, f.ID)
+			err = s.savePendingLocked()
+		}
+		s.mu.Unlock()
+		if ok {
+			s.emit(Event{Kind: EventDelivered, ID: f.ID, Time: time.Now()})
+		}
+		return err
+	case FrameBye:
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		s.shutdown(nil)
+		return nil
+	default:
+		return s.handleFile(f)
+	}
+}
+
+func (s *Session) markSeenLocked(id uint64) {
+	if s.seenSet[id] {
+		return
+	}
+	s.seen = append(s.seen, id)
+	s.seenSet[id] = true
+	if len(s.seen) > maxSeen {
+		delete(s.seenSet, s.seen[0])
+		s.seen = s.seen[1:]
+	}
+}
+
+func (s *Session) savePendingLocked() error {
+	if s.store == nil {
+		return nil
+	}
+	if err := s.store.Save(storePending, encodePending(s.pendingLocked())); err != nil {
+		return fmt.Errorf("chat: storing pending messages: %w", err)
+	}
+	return nil
+}
+
+func (s *Session) saveSeenLocked() error {
+	if s.store == nil {
+		return nil
+	}
+	if err := s.store.Save(storeSeen, encodeSeen(s.seen)); err != nil {
+		return fmt.Errorf("chat: storing seen ids: %w", err)
+	}
+	return nil
+}
+
+func randomID() (uint64, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint64(b[:]), nil
+}
+
+// Stored state formats (docs/PROTOCOL.md §6.4), both strictly decoded:
+//
+//	pending = 0x01 || count(4) || count × (id(8) || sent-at ms(8) || len(4) || text)
+//	seen    = 0x01 || count(4) || count × id(8)
+const storeVersion = 1
+
+var errStoreFormat = errors.New("malformed stored state")
+
+func encodePending(msgs []PendingMessage) []byte {
+	b := []byte{storeVersion}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(msgs)))
+	for _, m := range msgs {
+		b = binary.BigEndian.AppendUint64(b, m.ID)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.SentAt.UnixMilli()))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(m.Text)))
+		b = append(b, m.Text...)
+	}
+	return b
+}
+
+// maxStoredPending bounds how many pending messages a stored file may hold.
+const maxStoredPending = 100_000
+
+func decodePending(b []byte) ([]PendingMessage, error) {
+	if len(b) < 5 || b[0] != storeVersion {
+		return nil, fmt.Errorf("%w: bad header", errStoreFormat)
+	}
+	n := binary.BigEndian.Uint32(b[1:])
+	if n > maxStoredPending {
+		return nil, fmt.Errorf("%w: %d messages", errStoreFormat, n)
+	}
+	b = b[5:]
+	out := make([]PendingMessage, 0, min(int(n), len(b)/20))
+	for i := uint32(0); i < n; i++ {
+		if len(b) < 20 {
+			return nil, fmt.Errorf("%w: truncated", errStoreFormat)
+		}
+		m := PendingMessage{ID: binary.BigEndian.Uint64(b), SentAt: time.UnixMilli(int64(binary.BigEndian.Uint64(b[8:])))}
+		l := binary.BigEndian.Uint32(b[16:])
+		b = b[20:]
+		if l > MaxTextSize || int(l) > len(b) {
+			return nil, fmt.Errorf("%w: text length %d", errStoreFormat, l)
+		}
+		m.Text = string(b[:l])
+		b = b[l:]
+		out = append(out, m)
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errStoreFormat, len(b))
+	}
+	return out, nil
+}
+
+func encodeSeen(ids []uint64) []byte {
+	b := []byte{storeVersion}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = binary.BigEndian.AppendUint64(b, id)
+	}
+	return b
+}
+
+func decodeSeen(b []byte) ([]uint64, error) {
+	if len(b) < 5 || b[0] != storeVersion {
+		return nil, fmt.Errorf("%w: bad header", errStoreFormat)
+	}
+	n := binary.BigEndian.Uint32(b[1:])
+	if n > maxSeen || len(b) != 5+8*int(n) {
+		return nil, fmt.Errorf("%w: %d ids in %d bytes", errStoreFormat, n, len(b))
+	}
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = binary.BigEndian.Uint64(b[5+8*i:])
+	}
+	return ids, nil
+}
