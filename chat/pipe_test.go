@@ -38,6 +38,12 @@ func (p *msgPipe) Recv(ctx context.Context) ([]byte, error) {
 	case m := <-p.in:
 		return m, nil
 	case <-p.done:
+		// Deliver what was sent before the close, as an orderly transport does.
+		select {
+		case m := <-p.in:
+			return m, nil
+		default:
+		}
 		return nil, ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()

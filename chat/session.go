@@ -88,8 +88,7 @@ type Session struct {
 	outFiles map[uint64]*outTransfer
 	inFiles  map[uint64]*inTransfer
 	closeErr error
-	closing  bool
-	byeSent  bool
+	closing  bool // a bye was sent or received: the end is expected
 	startOne sync.Once
 	stopOne  sync.Once
 }
@@ -211,19 +210,26 @@ func (s *Session) SendText(text string) (uint64, error) {
 	return id, nil
 }
 
-// Close says goodbye to the peer and ends the session. Pending messages stay
-// in the store.
+// Close says goodbye to the peer and ends the session. It waits up to
+// byeTimeout for the peer to hang up, so the bye is not lost in flight.
+// Pending messages stay in the store.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	sendBye := !s.closing
-	s.byeSent = sendBye
+	s.closing = true
 	s.mu.Unlock()
-	if sendBye {
-		_ = s.sendFrame(&Frame{Type: FrameBye, Text: "bye"})
+	if sendBye && s.sendFrame(&Frame{Type: FrameBye, Text: "bye"}) == nil {
+		select {
+		case <-s.done:
+		case <-time.After(byeTimeout):
+		}
 	}
 	s.shutdown(nil)
 	return nil
 }
+
+// byeTimeout bounds how long Close waits for the peer to hang up.
+const byeTimeout = 2 * time.Second
 
 // shutdown ends the session once, reporting err as the reason.
 func (s *Session) shutdown(err error) {

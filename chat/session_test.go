@@ -332,4 +332,3 @@ func FuzzDecodeStored(f *testing.F) {
 		}
 	})
 }
-
