@@ -1,0 +1,339 @@
+package falcon
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Interoperability with two independent Falcon-1024 implementations, run by
+// node from interop/interop.mjs:
+//   - @oqs/liboqs-js: liboqs (PQClean's Falcon-1024) compiled to WebAssembly;
+//   - @noble/post-quantum: falcon1024, written in TypeScript.
+// The packages are installed with npm into a cache folder under os.TempDir()
+// keyed by their versions, so only the first run downloads them. The test
+// skips, saying why, when node or npm is missing or the registry cannot be
+// reached.
+
+const (
+	liboqsJSVersion = "0.15.1"
+	nobleVersion    = "0.7.1"
+)
+
+// npmDir returns a folder with both packages installed and interop.mjs (and
+// bench.mjs) copied in, or skips the test.
+func npmDir(t testing.TB) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("interop: %s not found in PATH: %v", tool, err)
+		}
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("rtcchat-falcon-npm-liboqs-js@%s-noble-pq@%s", liboqsJSVersion, nobleVersion))
+	ready := func() bool {
+		for _, p := range []string{"node_modules/@oqs/liboqs-js/package.json", "node_modules/@noble/post-quantum/falcon.js"} {
+			if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if !ready() {
+		// Install into a fresh folder, then rename it into place, so that a
+		// concurrent or interrupted run never sees a half-installed cache.
+		tmp, err := os.MkdirTemp(os.TempDir(), "rtcchat-falcon-npm-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(tmp)
+		pkg := fmt.Sprintf(`{"name":"rtcchat-falcon-interop","private":true,"type":"module",`+
+			`"dependencies":{"@oqs/liboqs-js":"%s","@noble/post-quantum":"%s"}}`, liboqsJSVersion, nobleVersion)
+		if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(pkg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("interop: npm install of @oqs/liboqs-js@%s and @noble/post-quantum@%s failed (registry unreachable?): %v\n%s",
+				liboqsJSVersion, nobleVersion, err, out)
+		}
+		if err := os.Rename(tmp, dir); err != nil && !ready() {
+			t.Fatalf("interop: cannot move the npm folder into place: %v", err)
+		}
+	}
+	for _, f := range []string{"interop.mjs", "bench.mjs"} {
+		src, err := os.ReadFile(filepath.Join("interop", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each run writes its own copy to keep concurrent runs apart.
+		if err := os.WriteFile(filepath.Join(dir, f), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// runNode runs interop.mjs with a JSON request and decodes its JSON reply.
+func runNode(t *testing.T, dir, command string, req, reply any) {
+	t.Helper()
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqPath := filepath.Join(t.TempDir(), "request.json")
+	if err := os.WriteFile(reqPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "interop.mjs", command, reqPath)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node interop.mjs %s: %v\n%s", command, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), reply); err != nil {
+		t.Fatalf("node interop.mjs %s: bad reply: %v", command, err)
+	}
+}
+
+type hexBytes []byte
+
+func (h hexBytes) MarshalJSON() ([]byte, error) { return json.Marshal(hex.EncodeToString(h)) }
+func (h *hexBytes) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := hex.DecodeString(s)
+	*h = v
+	return err
+}
+
+type jsKeys struct {
+	PK hexBytes `json:"pk"`
+	SK hexBytes `json:"sk"`
+}
+
+type jsSig struct {
+	Key int      `json:"key"`
+	Msg hexBytes `json:"msg"`
+	Sig hexBytes `json:"sig"`
+}
+
+type genReply struct {
+	Libs map[string]struct {
+		Keys []jsKeys `json:"keys"`
+		Sigs []jsSig  `json:"sigs"`
+	} `json:"libs"`
+}
+
+type verifyItem struct {
+	Lib string   `json:"lib"`
+	PK  hexBytes `json:"pk"`
+	Msg hexBytes `json:"msg"`
+	Sig hexBytes `json:"sig"`
+
+	want bool   // expected answer
+	what string // for failure messages
+}
+
+var jsLibs = []string{"liboqs", "noble"}
+
+// implemented reports whether f runs without hitting a placeholder that
+// panics with "not implemented" (signing and key generation are written in
+// parallel with this test; until they land, the directions needing them
+// cannot run). Any other panic is re-raised.
+func implemented(f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if s, isStr := r.(string); isStr && strings.Contains(s, "not implemented") {
+				ok = false
+				return
+			}
+			panic(r)
+		}
+	}()
+	f()
+	return true
+}
+
+func randomMessage(t testing.TB, i int) []byte {
+	var l [2]byte
+	rand.Read(l[:])
+	m := make([]byte, (int(l[0])<<8|int(l[1]))%1025)
+	if i%50 == 0 {
+		m = m[:0] // include empty messages
+	}
+	rand.Read(m)
+	return m
+}
+
+// TestInterop runs all three directions with both libraries:
+//  1. keys generated here sign random messages that liboqs-js and noble verify;
+//  2. their signatures (on their random messages, with their keys) verify here;
+//  3. their private keys load here (giving their public keys) and sign
+//     messages that they verify.
+//
+// Negative controls (a flipped message bit) must be rejected on both sides,
+// so a verifier that always says yes fails the test.
+func TestInterop(t *testing.T) {
+	dir := npmDir(t)
+	const jsKeysPerLib = 2
+	messages := 200 // per library and direction
+	if testing.Short() {
+		messages = 40
+	}
+
+	var gen genReply
+	runNode(t, dir, "gen", map[string]int{"keys": jsKeysPerLib, "messages": messages}, &gen)
+
+	var items []verifyItem
+	var mu sync.Mutex
+	add := func(it verifyItem) {
+		mu.Lock()
+		items = append(items, it)
+		mu.Unlock()
+	}
+
+	// Direction 2: their signatures verify here.
+	for _, lib := range jsLibs {
+		l, ok := gen.Libs[lib]
+		if !ok || len(l.Keys) != jsKeysPerLib || len(l.Sigs) != messages {
+			t.Fatalf("%s: incomplete reply from node", lib)
+		}
+		pks := make([]*PublicKey, len(l.Keys))
+		for i, k := range l.Keys {
+			pk, err := NewPublicKey(k.PK)
+			if err != nil {
+				t.Fatalf("%s key %d: NewPublicKey: %v", lib, i, err)
+			}
+			pks[i] = pk
+		}
+		for i, s := range l.Sigs {
+			if !Verify(pks[s.Key], s.Msg, s.Sig) {
+				t.Fatalf("%s signature %d (%d-byte message, %d-byte signature) rejected here", lib, i, len(s.Msg), len(s.Sig))
+			}
+			bad := bytes.Clone(s.Msg)
+			if len(bad) == 0 {
+				bad = []byte{0}
+			} else {
+				bad[i%len(bad)] ^= 1 << (i % 8)
+			}
+			if Verify(pks[s.Key], bad, s.Sig) {
+				t.Fatalf("%s signature %d verifies here for a modified message", lib, i)
+			}
+		}
+		t.Logf("%s: %d signatures from %d keys verified here", lib, len(l.Sigs), len(l.Keys))
+	}
+
+	// Direction 3: their private keys load here and sign.
+	canSign := true
+	for _, lib := range jsLibs {
+		for ki, k := range gen.Libs[lib].Keys {
+			sk, err := NewPrivateKey(k.SK)
+			if err != nil {
+				t.Fatalf("%s key %d: NewPrivateKey: %v", lib, ki, err)
+			}
+			if !bytes.Equal(sk.PublicKey().Bytes(), k.PK) {
+				t.Fatalf("%s key %d: public key recomputed here differs from theirs", lib, ki)
+			}
+			if !bytes.Equal(sk.Bytes(), k.SK) {
+				t.Fatalf("%s key %d: private key does not re-encode to the same bytes", lib, ki)
+			}
+			if !implemented(func() { sk.Sign(nil, []byte("probe")) }) {
+				canSign = false
+				continue
+			}
+			for i := ki; i < messages; i += len(gen.Libs[lib].Keys) {
+				msg := randomMessage(t, i)
+				sig, err := sk.Sign(nil, msg)
+				if err != nil {
+					t.Fatalf("%s key %d: Sign: %v", lib, ki, err)
+				}
+				add(verifyItem{Lib: lib, PK: k.PK, Msg: msg, Sig: sig, want: true,
+					what: fmt.Sprintf("signature made here with %s key %d on message %d", lib, ki, i)})
+			}
+		}
+	}
+
+	// Direction 1: keys generated here sign; they verify.
+	canGen := implemented(func() { GenerateKey(nil) })
+	if canGen && canSign {
+		for ki := 0; ki < 2; ki++ {
+			sk, err := GenerateKey(nil)
+			if err != nil {
+				t.Fatalf("GenerateKey: %v", err)
+			}
+			pk := sk.PublicKey().Bytes()
+			for i := ki; i < messages; i += 2 {
+				msg := randomMessage(t, i)
+				sig, err := sk.Sign(nil, msg)
+				if err != nil {
+					t.Fatalf("Sign with a generated key: %v", err)
+				}
+				if !Verify(sk.PublicKey(), msg, sig) {
+					t.Fatalf("own signature %d rejected here", i)
+				}
+				for _, lib := range jsLibs {
+					add(verifyItem{Lib: lib, PK: pk, Msg: msg, Sig: sig, want: true,
+						what: fmt.Sprintf("signature made here with generated key %d on message %d, verified by %s", ki, i, lib)})
+				}
+			}
+		}
+	}
+
+	// Negative controls for the JS verifiers: their own signatures with a
+	// flipped message bit, and with a flipped signature bit.
+	for _, lib := range jsLibs {
+		l := gen.Libs[lib]
+		for i := 0; i < 10; i++ {
+			s := l.Sigs[i]
+			m := append(bytes.Clone(s.Msg), 0x55)
+			add(verifyItem{Lib: lib, PK: l.Keys[s.Key].PK, Msg: m, Sig: s.Sig, what: fmt.Sprintf("%s signature %d with an extra message byte", lib, i)})
+			sg := bytes.Clone(s.Sig)
+			sg[1+i] ^= 0x80 // in the nonce
+			add(verifyItem{Lib: lib, PK: l.Keys[s.Key].PK, Msg: s.Msg, Sig: sg, what: fmt.Sprintf("%s signature %d with a flipped nonce bit", lib, i)})
+		}
+		// And a positive control so the reply is known to line up.
+		s := l.Sigs[0]
+		add(verifyItem{Lib: lib, PK: l.Keys[s.Key].PK, Msg: s.Msg, Sig: s.Sig, want: true, what: fmt.Sprintf("%s's own signature 0", lib)})
+	}
+
+	var reply struct {
+		Results []bool `json:"results"`
+	}
+	runNode(t, dir, "verify", map[string]any{"items": items}, &reply)
+	if len(reply.Results) != len(items) {
+		t.Fatalf("node verified %d items, sent %d", len(reply.Results), len(items))
+	}
+	accepted := map[string]int{}
+	for i, it := range items {
+		if reply.Results[i] != it.want {
+			t.Errorf("%s: %s says %v, want %v", it.what, it.Lib, reply.Results[i], it.want)
+		}
+		if it.want {
+			accepted[it.Lib]++
+		}
+	}
+	t.Logf("node verified %d items (%v accepted as expected)", len(items), accepted)
+	if !canSign {
+		t.Logf("Sign is not implemented yet: directions 1 and 3 (signing here) did not run")
+	} else if !canGen {
+		t.Logf("GenerateKey is not implemented yet: direction 1 (keys generated here) did not run")
+	}
+}
