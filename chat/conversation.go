@@ -1,0 +1,42 @@
+package chat
+
+import "fmt"
+
+// Info describes an established conversation for the user: who the peer is,
+// whether they were verified, and what each layer negotiated.
+type Info struct {
+	PeerName        string // the contact's name ("" until named)
+	PeerFingerprint string // the peer's identity fingerprint, formatted for reading
+	FirstContact    bool   // the identity was pinned in this session
+	Verified        bool   // the safety number was compared and confirmed
+	SafetyNumber    string // long, order-independent; compare once per contact
+	SessionCode     string // short, per session; read aloud to check this connection
+	Level           string // security level of the handshake and ratchet
+	Path            string // "direct" or "relay", with the candidate types
+	DTLS            string // outer layer: DTLS fingerprints
+	TLS             string // inner TLS 1.3 layer ("" at the standard level)
+	Ratchet         string // message layer
+}
+
+// Conversation is a connected, authenticated session with one contact.
+type Conversation struct {
+	*Session
+	info     Info
+	verifyFn func() error
+}
+
+// Info returns what the conversation negotiated.
+func (c *Conversation) Info() Info { return c.info }
+
+// MarkVerified records that the user compared the safety number with the
+// peer and it matched.
+func (c *Conversation) MarkVerified() error {
+	if c.verifyFn == nil {
+		return fmt.Errorf("chat: this conversation has no contact book to record verification in")
+	}
+	if err := c.verifyFn(); err != nil {
+		return err
+	}
+	c.info.Verified = true
+	return nil
+}
