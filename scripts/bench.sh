@@ -4,3 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go test -run '^$' -bench . -benchmem -benchtime ${BENCHTIME:-1s} ./... 2>&1 | tee /tmp/rtcchat-bench.txt
+# FALCON-1024 against liboqs-js and noble, side by side (handshake/falcon, issue 3).
+scripts/falcon-compare.sh
