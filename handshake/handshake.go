@@ -1,0 +1,692 @@
+// Package handshake implements rtcchat's identities and its hybrid
+// X3DH + ML-KEM-1024 handshake with Ed25519 + FALCON-1024 mutual
+// authentication, channel binding, key confirmation, security levels and
+// safety numbers. docs/PROTOCOL.md §2 and §3 specify everything this package
+// puts on the wire; the doc comments name the subsections.
+//
+// The handshake is an interactive, four-message protocol between two online
+// peers over any ordered, reliable message transport (Transport):
+//
+//	Init     I → R  level, blob and binding hashes, identity, ephemeral X25519, ML-KEM-1024 key
+//	Response R → I  identity, ephemeral and ratchet X25519, ML-KEM-1024 key and ciphertext, signatures
+//	Finish   I → R  ML-KEM-1024 ciphertext, signatures, key-confirmation MAC
+//	Confirm  R → I  key-confirmation MAC
+//
+// The key agreement combines three X25519 exchanges in the manner of X3DH
+// (static-ephemeral both ways and ephemeral-ephemeral) with one ML-KEM-1024
+// encapsulation in each direction, as PQXDH appends its KEM secret; each side
+// signs the transcript with Ed25519 and, at the quantum level, FALCON-1024.
+package handshake
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/mlkem"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Role says which side of the handshake a peer plays. By convention the
+// offerer (who printed the offer blob) is the Initiator.
+type Role uint8
+
+const (
+	Initiator Role = 1
+	Responder Role = 2
+)
+
+func (r Role) String() string {
+	switch r {
+	case Initiator:
+		return "initiator"
+	case Responder:
+		return "responder"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// KDF and transcript labels (docs/PROTOCOL.md §2.5).
+const (
+	// ProtocolName starts the transcript and names every primitive, so that
+	// no transcript of this protocol equals one of another protocol or version.
+	ProtocolName = "rtcchat-handshake-v1_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"
+
+	labelBlobs          = "rtcchat blobs v1\x00"
+	labelBinding        = "rtcchat channel binding v1\x00"
+	labelInitiatorMAC   = "rtcchat hs v1 initiator confirm"
+	labelResponderMAC   = "rtcchat hs v1 responder confirm"
+	labelSessionSecret  = "rtcchat hs v1 session secret"
+	labelSessionCode    = "rtcchat session code v1\x00"
+	maxBlobLen          = 1024
+	maxFingerprintLen   = 64
+	maxExporterLen      = 64
+	DefaultTimeout      = 30 * time.Second
+	SessionSecretSize   = 64
+	TranscriptHashSize  = hashSize
+	kemSeedSize         = mlkem.SeedSize
+	encapsRandomnessLen = 32
+)
+
+// Config describes one handshake from this side's point of view.
+type Config struct {
+	Role   Role
+	Signer Signer // this side's identity (an *Identity, or a vault's key process)
+
+	// LocalBlob and PeerBlob are the binary connection blobs exactly as this
+	// side sent and received them (rtc: the bytes MarshalBinary produced and
+	// the bytes the text form decoded to). At most 1024 bytes each.
+	LocalBlob, PeerBlob []byte
+	// LocalInfo and PeerInfo are the application fields of those blobs
+	// (EncodeBlobInfo): commitment and accepted levels.
+	LocalInfo, PeerInfo []byte
+	// LocalDTLSFingerprint and PeerDTLSFingerprint are the certificate
+	// fingerprints of the DTLS session the handshake runs over, as this side's
+	// transport reports them (at most 64 bytes each, non-empty).
+	LocalDTLSFingerprint, PeerDTLSFingerprint []byte
+	// Exporter is an optional exported keying value of an inner TLS 1.3
+	// session (RFC 8446 §7.5); both sides must pass the same value or none.
+	Exporter []byte
+	// PinnedPeer, if set, is the identity this contact is known to have; any
+	// other identity is refused with ErrPinMismatch.
+	PinnedPeer *PublicIdentity
+	// Timeout bounds the whole handshake in Run (DefaultTimeout if zero).
+	Timeout time.Duration
+}
+
+// Result is what a completed handshake hands to the chat layer and the
+// ratchet (ratchet.NewInitiator / ratchet.NewResponder, PROTOCOL.md §2.6).
+type Result struct {
+	Role  Role
+	Level Level
+	// Peer is the authenticated identity of the other side. It matched the
+	// commitment in the peer's blob and, if one was configured, the pin.
+	Peer *PublicIdentity
+	// TranscriptHash covers everything both sides exchanged and saw.
+	TranscriptHash [TranscriptHashSize]byte
+	// SessionSecret (64 bytes) is the ratchet's shared secret; secret.
+	SessionSecret []byte
+	// AD is the ratchet's session associated data (the transcript hash).
+	AD []byte
+	// ResponderRatchetPublic is the responder's initial X25519 ratchet key,
+	// signed in Response; ResponderRatchetPrivate is set on the responder only.
+	ResponderRatchetPublic  *ecdh.PublicKey
+	ResponderRatchetPrivate *ecdh.PrivateKey
+	// WireBytes counts the handshake bytes sent plus received by this side.
+	WireBytes int
+}
+
+// PQRatchet reports whether the session must use the post-quantum ratchet.
+func (r *Result) PQRatchet() bool { return r.Level >= LevelQuantum }
+
+// SessionCode returns the short per-session code (see SessionCode).
+func (r *Result) SessionCode() string { return SessionCode(r.TranscriptHash) }
+
+// Destroy wipes the session secret.
+func (r *Result) Destroy() {
+	clear(r.SessionSecret)
+	r.ResponderRatchetPrivate = nil
+}
+
+type state uint8
+
+const (
+	stateStart         state = iota // nothing sent or received
+	stateAwaitResponse              // initiator sent Init
+	stateAwaitFinish                // responder sent Response
+	stateAwaitConfirm               // initiator sent Finish
+	stateDone                       // Result available
+	stateFailed                     // any error; terminal
+)
+
+// Handshake is the message-level state machine of one handshake
+// (docs/PROTOCOL.md §2.3). Use Run for the common case; Start and Handle let a
+// caller drive the messages itself. A Handshake is not safe for concurrent use.
+type Handshake struct {
+	cfg       Config
+	st        state
+	level     Level
+	localInfo BlobInfo
+	peerInfo  BlobInfo
+	blobsHash [hashSize]byte
+	bindHash  [hashSize]byte
+	self      *PublicIdentity
+
+	transcript []byte // ProtocolName || level || blobs hash || binding hash || messages...
+
+	eph      *ecdh.PrivateKey
+	kem      *mlkem.DecapsulationKey1024
+	ratchet  *ecdh.PrivateKey // responder
+	peer     *PublicIdentity
+	peerEph  []byte
+	peerRat  []byte
+	peerKEM  *mlkem.EncapsulationKey1024
+	dh       []byte // F || DH1 || DH2 || DH3
+	ssToInit []byte // ML-KEM secret the responder encapsulated to the initiator
+	ssToResp []byte // ML-KEM secret the initiator encapsulated to the responder
+	prk      []byte
+	wire     int
+	result   *Result
+
+	rand io.Reader // nil: crypto/rand; tests set a deterministic stream
+}
+
+// encapsulateDerand, when set (by tests, to crypto/mlkem/mlkemtest), makes
+// encapsulation deterministic for the test vectors. Production leaves it nil.
+var encapsulateDerand func(ek *mlkem.EncapsulationKey1024, random []byte) (ss, ct []byte, err error)
+
+// New checks cfg and returns a handshake in its initial state.
+func New(cfg Config) (*Handshake, error) {
+	if cfg.Role != Initiator && cfg.Role != Responder {
+		return nil, fmt.Errorf("%w: role %v", ErrConfig, cfg.Role)
+	}
+	if cfg.Signer == nil || cfg.Signer.Public() == nil {
+		return nil, fmt.Errorf("%w: no identity", ErrConfig)
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+		min  int
+		max  int
+	}{
+		{"local blob", cfg.LocalBlob, 1, maxBlobLen},
+		{"peer blob", cfg.PeerBlob, 1, maxBlobLen},
+		{"local DTLS fingerprint", cfg.LocalDTLSFingerprint, 1, maxFingerprintLen},
+		{"peer DTLS fingerprint", cfg.PeerDTLSFingerprint, 1, maxFingerprintLen},
+		{"TLS exporter", cfg.Exporter, 0, maxExporterLen},
+	} {
+		if len(f.b) < f.min || len(f.b) > f.max {
+			return nil, fmt.Errorf("%w: %s of %d bytes (allowed %d..%d)", ErrConfig, f.name, len(f.b), f.min, f.max)
+		}
+	}
+	h := &Handshake{cfg: cfg, self: cfg.Signer.Public()}
+	var err error
+	if h.localInfo, err = ParseBlobInfo(cfg.LocalInfo); err != nil {
+		return nil, fmt.Errorf("%w: own blob: %w", ErrConfig, err)
+	}
+	if !h.self.MatchesCommitment(h.localInfo.Commitment[:]) {
+		return nil, fmt.Errorf("%w: own blob commits to a different identity", ErrConfig)
+	}
+	if h.peerInfo, err = ParseBlobInfo(cfg.PeerInfo); err != nil {
+		return nil, fmt.Errorf("peer blob: %w", err)
+	}
+	if h.level, err = NegotiateLevel(h.localInfo, h.peerInfo); err != nil {
+		return nil, err
+	}
+	initBlob, respBlob := cfg.LocalBlob, cfg.PeerBlob
+	initFP, respFP := cfg.LocalDTLSFingerprint, cfg.PeerDTLSFingerprint
+	if cfg.Role == Responder {
+		initBlob, respBlob = respBlob, initBlob
+		initFP, respFP = respFP, initFP
+	}
+	h.blobsHash = hashParts(labelBlobs, initBlob, respBlob)
+	h.bindHash = hashParts(labelBinding, initFP, respFP, cfg.Exporter)
+	h.transcript = append(h.transcript, ProtocolName...)
+	h.transcript = append(h.transcript, byte(h.level))
+	h.transcript = append(h.transcript, h.blobsHash[:]...)
+	h.transcript = append(h.transcript, h.bindHash[:]...)
+	return h, nil
+}
+
+// Level returns the negotiated level (known from the two blobs).
+func (h *Handshake) Level() Level { return h.level }
+
+// hashParts returns SHA-256(label || for each part: u16 length || part).
+func hashParts(label string, parts ...[]byte) (out [hashSize]byte) {
+	d := sha256.New()
+	d.Write([]byte(label))
+	for _, p := range parts {
+		var l [2]byte
+		binary.BigEndian.PutUint16(l[:], uint16(len(p)))
+		d.Write(l[:])
+		d.Write(p)
+	}
+	d.Sum(out[:0])
+	return out
+}
+
+func (h *Handshake) randReader() io.Reader {
+	if h.rand != nil {
+		return h.rand
+	}
+	return rand.Reader
+}
+
+func (h *Handshake) randBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(h.randReader(), b); err != nil {
+		return nil, fmt.Errorf("handshake: reading randomness: %w", err)
+	}
+	return b, nil
+}
+
+// freshKeys makes the ephemeral X25519 key and, at level ≥ enhanced, the
+// ML-KEM-1024 key pair (from a 64-byte seed, FIPS 203 §6.1 ML-KEM.KeyGen_internal).
+func (h *Handshake) freshKeys() error {
+	b, err := h.randBytes(x25519Size)
+	if err != nil {
+		return err
+	}
+	if h.eph, err = ecdh.X25519().NewPrivateKey(b); err != nil {
+		return err
+	}
+	clear(b)
+	if h.level >= LevelEnhanced {
+		seed, err := h.randBytes(kemSeedSize)
+		if err != nil {
+			return err
+		}
+		h.kem, err = mlkem.NewDecapsulationKey1024(seed)
+		clear(seed)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handshake) encapsulate(ek *mlkem.EncapsulationKey1024) (ss, ct []byte, err error) {
+	if encapsulateDerand != nil && h.rand != nil {
+		m, err := h.randBytes(encapsRandomnessLen)
+		if err != nil {
+			return nil, nil, err
+		}
+		return encapsulateDerand(ek, m)
+	}
+	ss, ct = ek.Encapsulate()
+	return ss, ct, nil
+}
+
+func (h *Handshake) sign(th []byte) (edSig, falconSig []byte, err error) {
+	if id, ok := h.cfg.Signer.(*Identity); ok && h.rand != nil {
+		return id.signBundleWith(h.rand, th, h.level)
+	}
+	edSig, falconSig, err = h.cfg.Signer.SignBundle(th, h.level)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(edSig) != EdSignatureSize || (h.level >= LevelQuantum) != (len(falconSig) > 0) {
+		return nil, nil, fmt.Errorf("handshake: signer returned malformed signatures")
+	}
+	return edSig, falconSig, nil
+}
+
+func (h *Handshake) transcriptHash(extra ...[]byte) []byte {
+	d := sha256.New()
+	d.Write(h.transcript)
+	for _, e := range extra {
+		d.Write(e)
+	}
+	return d.Sum(nil)
+}
+
+// checkPeer validates the peer's identity encoding, commitment and pin.
+func (h *Handshake) checkPeer(enc []byte) (*PublicIdentity, error) {
+	p, err := ParsePublicIdentity(enc)
+	if err != nil {
+		return nil, err
+	}
+	if !p.MatchesCommitment(h.peerInfo.Commitment[:]) {
+		return nil, ErrCommitment
+	}
+	if h.cfg.PinnedPeer != nil && !h.cfg.PinnedPeer.Equal(p) {
+		return nil, ErrPinMismatch
+	}
+	return p, nil
+}
+
+// Start returns the Init message. Only the initiator calls it, once.
+func (h *Handshake) Start() ([]byte, error) {
+	if h.cfg.Role != Initiator || h.st != stateStart {
+		return nil, fmt.Errorf("%w: Start as %v in state %d", ErrState, h.cfg.Role, h.st)
+	}
+	msg, err := h.start()
+	if err != nil {
+		h.fail()
+		return nil, err
+	}
+	h.st = stateAwaitResponse
+	return msg, nil
+}
+
+func (h *Handshake) start() ([]byte, error) {
+	if err := h.freshKeys(); err != nil {
+		return nil, err
+	}
+	m := &initMsg{
+		level:       h.level,
+		blobsHash:   h.blobsHash,
+		bindingHash: h.bindHash,
+		identity:    h.self.Bytes(),
+		ephemeral:   h.eph.PublicKey().Bytes(),
+	}
+	if h.kem != nil {
+		m.kemKey = h.kem.EncapsulationKey().Bytes()
+	}
+	b := m.marshal()
+	h.transcript = append(h.transcript, b...)
+	h.wire += len(b)
+	return b, nil
+}
+
+// Handle processes one received message and returns the reply to send (nil if
+// none) and whether the handshake is complete. Any error is final: the state
+// machine moves to a failed state and refuses further input.
+func (h *Handshake) Handle(msg []byte) (reply []byte, done bool, err error) {
+	if h.st == stateFailed || h.st == stateDone {
+		return nil, false, fmt.Errorf("%w: handshake already ended", ErrState)
+	}
+	h.wire += len(msg)
+	switch {
+	case h.cfg.Role == Responder && h.st == stateStart:
+		reply, err = h.handleInit(msg)
+		if err == nil {
+			h.st = stateAwaitFinish
+		}
+	case h.cfg.Role == Initiator && h.st == stateAwaitResponse:
+		reply, err = h.handleResponse(msg)
+		if err == nil {
+			h.st = stateAwaitConfirm
+		}
+	case h.cfg.Role == Responder && h.st == stateAwaitFinish:
+		reply, err = h.handleFinish(msg)
+		if err == nil {
+			h.st, done = stateDone, true
+		}
+	case h.cfg.Role == Initiator && h.st == stateAwaitConfirm:
+		err = h.handleConfirm(msg)
+		if err == nil {
+			h.st, done = stateDone, true
+		}
+	default:
+		err = fmt.Errorf("%w: initiator must call Start first", ErrState)
+	}
+	if err != nil {
+		h.fail()
+		return nil, false, err
+	}
+	h.wire += len(reply)
+	if done {
+		h.result.WireBytes = h.wire
+	}
+	return reply, done, nil
+}
+
+// Result returns the outcome once Handle reported done.
+func (h *Handshake) Result() (*Result, error) {
+	if h.st != stateDone {
+		return nil, fmt.Errorf("%w: handshake not complete", ErrState)
+	}
+	return h.result, nil
+}
+
+func (h *Handshake) fail() {
+	h.st = stateFailed
+	h.wipe()
+}
+
+func (h *Handshake) wipe() {
+	clear(h.dh)
+	clear(h.ssToInit)
+	clear(h.ssToResp)
+	clear(h.prk)
+	h.eph, h.kem, h.ratchet = nil, nil, nil
+}
+
+// handleInit is the responder's step: check Init, make Response.
+func (h *Handshake) handleInit(b []byte) ([]byte, error) {
+	m, err := parseInit(b)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(m.blobsHash[:], h.blobsHash[:]) != 1 {
+		return nil, ErrBlobMismatch
+	}
+	if subtle.ConstantTimeCompare(m.bindingHash[:], h.bindHash[:]) != 1 {
+		return nil, ErrChannelBinding
+	}
+	if m.level != h.level {
+		return nil, fmt.Errorf("%w: Init names level %v, the blobs give %v", ErrDowngrade, m.level, h.level)
+	}
+	if h.peer, err = h.checkPeer(m.identity); err != nil {
+		return nil, err
+	}
+	h.peerEph = m.ephemeral
+	if m.kemKey != nil {
+		// FIPS 203 §7.2 encapsulation key check (the modulus check) is done
+		// by crypto/mlkem when decoding.
+		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
+		}
+	}
+	h.transcript = append(h.transcript, b...)
+	if err := h.freshKeys(); err != nil {
+		return nil, err
+	}
+	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
+		return nil, ErrReflection
+	}
+	rb, err := h.randBytes(x25519Size)
+	if err != nil {
+		return nil, err
+	}
+	h.ratchet, err = ecdh.X25519().NewPrivateKey(rb)
+	clear(rb)
+	if err != nil {
+		return nil, err
+	}
+	// X3DH-style exchanges (PROTOCOL.md §2.5):
+	// DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R), DH3 = DH(EK_I, EK_R).
+	dh1, err := x25519(h.eph, h.peer.xpub)
+	if err != nil {
+		return nil, err
+	}
+	dh2, err := h.cfg.Signer.IdentityDH(h.peerEph)
+	if err != nil {
+		return nil, err
+	}
+	dh3, err := x25519(h.eph, h.peerEph)
+	if err != nil {
+		return nil, err
+	}
+	h.setDH(dh1, dh2, dh3)
+	r := &responseMsg{
+		level:     h.level,
+		identity:  h.self.Bytes(),
+		ephemeral: h.eph.PublicKey().Bytes(),
+		ratchet:   h.ratchet.PublicKey().Bytes(),
+	}
+	copy(r.prevHash[:], h.transcriptHash())
+	if h.peerKEM != nil {
+		var ct []byte
+		if h.ssToInit, ct, err = h.encapsulate(h.peerKEM); err != nil {
+			return nil, err
+		}
+		r.kemKey = h.kem.EncapsulationKey().Bytes()
+		r.kemCT = ct
+	}
+	signed := r.marshalSigned()
+	if r.edSig, r.falconSig, err = h.sign(h.transcriptHash(signed)); err != nil {
+		return nil, err
+	}
+	out := r.marshal()
+	h.transcript = append(h.transcript, out...)
+	return out, nil
+}
+
+func (h *Handshake) setDH(dh1, dh2, dh3 []byte) {
+	// F = 32 × 0xFF as in X3DH §2.2 / PQXDH §2.2, then the DH outputs.
+	h.dh = make([]byte, 0, 4*32)
+	h.dh = append(h.dh, bytes.Repeat([]byte{0xff}, 32)...)
+	h.dh = append(h.dh, dh1...)
+	h.dh = append(h.dh, dh2...)
+	h.dh = append(h.dh, dh3...)
+	clear(dh1)
+	clear(dh2)
+	clear(dh3)
+}
+
+// handleResponse is the initiator's step: check Response, make Finish.
+func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
+	m, err := parseResponse(b, h.level)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
+		return nil, fmt.Errorf("%w: Response does not answer our Init", ErrTranscript)
+	}
+	if h.peer, err = h.checkPeer(m.identity); err != nil {
+		return nil, err
+	}
+	if err := h.peer.VerifyBundle(h.transcriptHash(b[:m.signedLen]), m.edSig, m.falconSig, h.level); err != nil {
+		return nil, err
+	}
+	if bytes.Equal(m.ephemeral, h.eph.PublicKey().Bytes()) {
+		return nil, ErrReflection
+	}
+	h.peerEph, h.peerRat = m.ephemeral, m.ratchet
+	if _, err := ecdh.X25519().NewPublicKey(h.peerRat); err != nil {
+		return nil, fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
+	}
+	dh1, err := h.cfg.Signer.IdentityDH(h.peerEph)
+	if err != nil {
+		return nil, err
+	}
+	dh2, err := x25519(h.eph, h.peer.xpub)
+	if err != nil {
+		return nil, err
+	}
+	dh3, err := x25519(h.eph, h.peerEph)
+	if err != nil {
+		return nil, err
+	}
+	h.setDH(dh1, dh2, dh3)
+	f := &finishMsg{}
+	if h.level >= LevelEnhanced {
+		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
+		}
+		if h.ssToInit, err = h.kem.Decapsulate(m.kemCT); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
+		}
+		if h.ssToResp, f.kemCT, err = h.encapsulate(h.peerKEM); err != nil {
+			return nil, err
+		}
+	}
+	h.transcript = append(h.transcript, b...)
+	copy(f.prevHash[:], h.transcriptHash())
+	signed := f.marshalSigned()
+	th3 := h.transcriptHash(signed)
+	h.deriveKeys(th3)
+	if f.edSig, f.falconSig, err = h.sign(th3); err != nil {
+		return nil, err
+	}
+	maced := f.marshalMACed(h.level)
+	mac := h.mac(labelInitiatorMAC, h.transcriptHash(maced))
+	out := append(maced, mac...)
+	h.transcript = append(h.transcript, out...)
+	return out, nil
+}
+
+// deriveKeys computes PRK = HKDF-Extract(salt = th3, F || DH1 || DH2 || DH3
+// [|| ss_R→I || ss_I→R]) (PROTOCOL.md §2.5).
+func (h *Handshake) deriveKeys(th3 []byte) {
+	ikm := make([]byte, 0, len(h.dh)+64)
+	ikm = append(ikm, h.dh...)
+	ikm = append(ikm, h.ssToInit...)
+	ikm = append(ikm, h.ssToResp...)
+	prk, err := hkdf.Extract(sha256.New, ikm, th3)
+	if err != nil {
+		panic(err) // cannot happen for SHA-256
+	}
+	clear(ikm)
+	h.prk = prk
+}
+
+func (h *Handshake) expand(label string, th []byte, n int) []byte {
+	out, err := hkdf.Expand(sha256.New, h.prk, label+"\x00"+string(th), n)
+	if err != nil {
+		panic(err) // cannot happen for these lengths
+	}
+	return out
+}
+
+func (h *Handshake) mac(label string, th []byte) []byte {
+	k := h.expand(label, nil, 32)
+	m := hmac.New(sha256.New, k)
+	m.Write(th)
+	clear(k)
+	return m.Sum(nil)
+}
+
+// handleFinish is the responder's step: check Finish, make Confirm, finish.
+func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
+	m, err := parseFinish(b, h.level)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
+		return nil, fmt.Errorf("%w: Finish does not follow our Response", ErrTranscript)
+	}
+	th3 := h.transcriptHash(b[:m.signedLen])
+	if err := h.peer.VerifyBundle(th3, m.edSig, m.falconSig, h.level); err != nil {
+		return nil, err
+	}
+	if h.level >= LevelEnhanced {
+		if h.ssToResp, err = h.kem.Decapsulate(m.kemCT); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
+		}
+	}
+	h.deriveKeys(th3)
+	want := h.mac(labelInitiatorMAC, h.transcriptHash(b[:m.macLen]))
+	if !hmac.Equal(want, m.mac[:]) {
+		return nil, ErrKeyConfirmation
+	}
+	h.transcript = append(h.transcript, b...)
+	c := &confirmMsg{}
+	th4 := h.transcriptHash()
+	copy(c.prevHash[:], th4)
+	copy(c.mac[:], h.mac(labelResponderMAC, th4))
+	h.finish(th4)
+	h.result.ResponderRatchetPrivate = h.ratchet
+	h.result.ResponderRatchetPublic = h.ratchet.PublicKey()
+	h.wipe()
+	return c.marshal(), nil
+}
+
+// handleConfirm is the initiator's last step.
+func (h *Handshake) handleConfirm(b []byte) error {
+	m, err := parseConfirm(b)
+	if err != nil {
+		return err
+	}
+	th4 := h.transcriptHash()
+	if subtle.ConstantTimeCompare(m.prevHash[:], th4) != 1 {
+		return fmt.Errorf("%w: Confirm does not follow our Finish", ErrTranscript)
+	}
+	if !hmac.Equal(h.mac(labelResponderMAC, th4), m.mac[:]) {
+		return ErrKeyConfirmation
+	}
+	h.finish(th4)
+	pub, err := ecdh.X25519().NewPublicKey(h.peerRat)
+	if err != nil {
+		return fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
+	}
+	h.result.ResponderRatchetPublic = pub
+	h.wipe()
+	return nil
+}
+
+func (h *Handshake) finish(th4 []byte) {
+	r := &Result{Role: h.cfg.Role, Level: h.level, Peer: h.peer}
+	copy(r.TranscriptHash[:], th4)
+	r.AD = append([]byte(nil), th4...)
+	r.SessionSecret = h.expand(labelSessionSecret, th4, SessionSecretSize)
+	h.result = r
+}
