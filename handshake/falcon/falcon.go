@@ -7,9 +7,36 @@
 //   - private key: 0x5A || f (5 bits each) || g (5 bits each) || F (8 bits each), 2305 bytes
 //   - signature:   0x3A || nonce (40 bytes) || compressed s2, at most 1462 bytes
 //
+// # Strict decoding
+//
+// Every decoder accepts exactly one encoding per value, the one this package
+// (and liboqs) produces, and rejects everything else without panicking (each
+// decoder has a fuzz target):
+//   - NewPublicKey: length exactly 1793, header 0x0A, every coefficient of h
+//     below q = 12289 (spec §3.11.4). The error wraps ErrPublicKey.
+//   - NewPrivateKey: length exactly 2305, header 0x5A, no field holding the
+//     most negative two's-complement code (−16 in f and g, −128 in F), f
+//     invertible mod q, and the recomputed G = gF/f mod q (spec §3.8.2) within
+//     [−127, 127], as for every key that key generation produces. h = g/f mod q
+//     is recomputed too. The error wraps ErrPrivateKey and does not say which
+//     secret coefficient failed.
+//   - Verify: header 0x3A (compressed, logn = 10; the signed-message header
+//     0x2A and other degrees are rejected), total length at most 1462, and
+//     the compressed s2 (spec §3.11.2, Alg. 18) decoded strictly: no "−0"
+//     (sign bit with magnitude 0), no magnitude above 2047, zero padding bits
+//     in the last byte, and the encoding must end exactly at the end of the
+//     signature. In particular the fixed-length variant zero-padded to the
+//     spec's 1280 bytes ("Falcon-padded-1024" in liboqs) is rejected: we use
+//     the variable-length rule, under which each (nonce, s2) has exactly one
+//     valid byte string, so a signature cannot be re-encoded (for instance by
+//     appending zero bytes) into another one that verifies.
+//     Then ‖(s1, s2)‖² ≤ ⌊β²⌋ = 70265242 is checked with integers only
+//     (spec §3.10, Alg. 16).
+//
 // Package layout (each part has its own files):
 //   - falcon.go: the public API and key types.
-//   - encode.go, ntt.go, hash.go, verify.go: encodings, arithmetic mod q, HashToPoint, Verify.
+//   - encode.go, ntt.go, hash.go, verify.go, wipe.go: encodings, arithmetic mod q,
+//     HashToPoint, Verify, wiping.
 //   - fft.go, tree.go, sampler.go, prng.go, sign.go: FFT, the LDL tree, SamplerZ, signing.
 //   - keygen.go, ntru.go: key generation and the NTRU equation solver.
 package falcon
