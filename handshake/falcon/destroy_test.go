@@ -1,0 +1,36 @@
+package falcon
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestDestroyWipes(t *testing.T) {
+	r := loadKAT(t)[0]
+	sk, err := NewPrivateKey(r.SK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := sk.PublicKey()
+	// Populate the expanded key if signing is available.
+	implemented(func() { sk.Sign(nil, []byte("populate the expanded key")) })
+	e := sk.expanded
+	sk.Destroy()
+	var zero [n]int16
+	if sk.f != zero || sk.g != zero || sk.F != zero || sk.G != zero {
+		t.Fatal("Destroy left secret polynomials in place")
+	}
+	if sk.expanded != nil {
+		t.Fatal("Destroy kept the expanded key")
+	}
+	if e != nil && !reflect.ValueOf(*e).IsZero() {
+		t.Fatal("Destroy did not wipe the expanded key")
+	}
+	// The public key handed out before is a copy and stays usable.
+	if !Verify(pk, r.Msg, r.detachedSig()) {
+		t.Fatal("public key obtained before Destroy no longer verifies")
+	}
+	sk.Destroy() // idempotent
+	var nilKey *PrivateKey
+	nilKey.Destroy()
+}
