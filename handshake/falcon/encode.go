@@ -10,15 +10,15 @@ import (
 // and rejects everything else with a specific error, without panicking.
 
 const (
-	pkBits   = 14 // bits per coefficient of h (spec §3.11.4)
-	fgBits   = 5  // bits per coefficient of f and g for n = 1024 (spec §3.11.5)
-	bigFBits = 8  // bits per coefficient of F (and of G, which is not stored)
+	encBitsH  = 14 // bits per coefficient of h (spec §3.11.4)
+	encBitsFG = 5  // bits per coefficient of f and g for n = 1024 (spec §3.11.5)
+	encBitsF  = 8  // bits per coefficient of F (and of G, which is not stored)
 
-	// fgBound and bigFGBound are the largest magnitudes a key coefficient may have:
+	// encBoundFG and encBoundF are the largest magnitudes a key coefficient may have:
 	// the most negative two's-complement code (−2^(bits−1)) is forbidden, so the
 	// range is symmetric.
-	fgBound    = 1<<(fgBits-1) - 1   // 15
-	bigFGBound = 1<<(bigFBits-1) - 1 // 127
+	encBoundFG = 1<<(encBitsFG-1) - 1 // 15
+	encBoundF  = 1<<(encBitsF-1) - 1  // 127
 
 	// maxS2Abs is the largest |s2[i]| the compressed format can carry (spec
 	// Alg. 17: 7 low bits plus a unary high part of at most 15).
@@ -103,7 +103,7 @@ func decodePublicKey(b []byte) (*PublicKey, error) {
 		return nil, fmt.Errorf("%w: header byte 0x%02x, want 0x%02x", ErrPublicKey, b[0], headerPublicKey)
 	}
 	var v [n]uint32
-	unpackFixed(v[:], b[1:], pkBits)
+	unpackFixed(v[:], b[1:], encBitsH)
 	pk := new(PublicKey)
 	for i, x := range v {
 		if x >= q {
@@ -123,14 +123,14 @@ func encodePublicKey(pk *PublicKey) []byte {
 	for i, x := range pk.h {
 		v[i] = uint32(x)
 	}
-	packFixed(out[1:], v[:], pkBits)
+	packFixed(out[1:], v[:], encBitsH)
 	return out
 }
 
 const (
 	skFOffset = 1
-	skGOffset = skFOffset + n*fgBits/8
-	skFBig    = skGOffset + n*fgBits/8 // offset of F
+	skGOffset = skFOffset + n*encBitsFG/8
+	skFBig    = skGOffset + n*encBitsFG/8 // offset of F
 )
 
 // decodeSigned decodes two's-complement fields of `bits` bits into dst. It
@@ -167,9 +167,9 @@ func decodePrivateKey(b []byte) (*PrivateKey, error) {
 		return nil, fmt.Errorf("%w: header byte 0x%02x, want 0x%02x", ErrPrivateKey, b[0], headerPrivateKey)
 	}
 	sk := new(PrivateKey)
-	bad := decodeSigned(&sk.f, b[skFOffset:skGOffset], fgBits)
-	bad |= decodeSigned(&sk.g, b[skGOffset:skFBig], fgBits)
-	bad |= decodeSigned(&sk.F, b[skFBig:], bigFBits)
+	bad := decodeSigned(&sk.f, b[skFOffset:skGOffset], encBitsFG)
+	bad |= decodeSigned(&sk.g, b[skGOffset:skFBig], encBitsFG)
+	bad |= decodeSigned(&sk.F, b[skFBig:], encBitsF)
 	if bad != 0 {
 		sk.Destroy()
 		return nil, fmt.Errorf("%w: forbidden code -16 in f or g or -128 in F", ErrPrivateKey)
@@ -191,10 +191,10 @@ func decodePrivateKey(b []byte) (*PrivateKey, error) {
 	for i, x := range t {
 		v := liftModQ(x)
 		sk.G[i] = int16(v)
-		// |v| > bigFGBound ⇔ bigFGBound − |v| < 0.
+		// |v| > encBoundF ⇔ encBoundF − |v| < 0.
 		m := v >> 31
 		abs := (v ^ m) - m
-		big |= uint32(bigFGBound-abs) >> 31
+		big |= uint32(encBoundF-abs) >> 31
 	}
 	clear(fi[:])
 	clear(t[:])
@@ -221,9 +221,9 @@ func encodeSigned(dst []byte, src *[n]int16, bits uint) {
 func encodePrivateKey(sk *PrivateKey) []byte {
 	out := make([]byte, PrivateKeySize)
 	out[0] = headerPrivateKey
-	encodeSigned(out[skFOffset:skGOffset], &sk.f, fgBits)
-	encodeSigned(out[skGOffset:skFBig], &sk.g, fgBits)
-	encodeSigned(out[skFBig:], &sk.F, bigFBits)
+	encodeSigned(out[skFOffset:skGOffset], &sk.f, encBitsFG)
+	encodeSigned(out[skGOffset:skFBig], &sk.g, encBitsFG)
+	encodeSigned(out[skFBig:], &sk.F, encBitsF)
 	return out
 }
 

@@ -215,13 +215,13 @@ func TestPrivateKeyRejects(t *testing.T) {
 		switch field {
 		case "f":
 			sk.f[idx] = int16(v)
-			encodeSigned(b[skFOffset:skGOffset], &sk.f, fgBits)
+			encodeSigned(b[skFOffset:skGOffset], &sk.f, encBitsFG)
 		case "g":
 			sk.g[idx] = int16(v)
-			encodeSigned(b[skGOffset:skFBig], &sk.g, fgBits)
+			encodeSigned(b[skGOffset:skFBig], &sk.g, encBitsFG)
 		case "F":
 			sk.F[idx] = int16(v)
-			encodeSigned(b[skFBig:], &sk.F, bigFBits)
+			encodeSigned(b[skFBig:], &sk.F, encBitsF)
 		}
 		return b
 	}
