@@ -1,0 +1,769 @@
+package ratchet
+
+import (
+	"crypto/ecdh"
+	"crypto/mlkem"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Errors returned by the package. Every rejection wraps one of them and
+// leaves the Session unchanged.
+var (
+	// ErrMalformed: the message (or state) is not well formed.
+	ErrMalformed = errors.New("ratchet: malformed message")
+	// ErrUnknownKey: no header key of this session opens the header: the
+	// message is from another session, tampered with, or from a chain whose
+	// keys were already deleted.
+	ErrUnknownKey = errors.New("ratchet: header does not decrypt with any key of this session (tampered, foreign, or too old)")
+	// ErrReplay: the message's key was already used (a replay or a
+	// duplicate) or was evicted from the skipped-key store.
+	ErrReplay = errors.New("ratchet: message key already used or evicted (replay, duplicate, or too old)")
+	// ErrTooManySkipped: accepting the message would skip more than MaxSkip
+	// message keys in one chain.
+	ErrTooManySkipped = errors.New("ratchet: message is too far ahead (more than MaxSkip skipped messages)")
+	// ErrAuth: the header was authentic but the body failed authentication.
+	ErrAuth = errors.New("ratchet: message body failed authentication")
+	// ErrProtocol: an authenticated header violates the protocol.
+	ErrProtocol = errors.New("ratchet: protocol violation by peer")
+	// ErrClosed: the Session was closed and its keys wiped.
+	ErrClosed = errors.New("ratchet: session closed")
+	// ErrTooLarge: the plaintext exceeds MaxPlaintextSize.
+	ErrTooLarge = errors.New("ratchet: plaintext too large")
+	// ErrBadState: serialised state failed to decode.
+	ErrBadState = errors.New("ratchet: invalid serialised state")
+	// ErrExhausted: the sending chain reached 2^32-1 messages.
+	ErrExhausted = errors.New("ratchet: sending chain exhausted")
+)
+
+// Defaults and hard limits for Config.
+const (
+	DefaultMaxSkip          = 1000
+	DefaultMaxSkippedKeys   = 2000
+	DefaultMaxSkippedChains = 8
+
+	limitMaxSkip          = 100000
+	limitMaxSkippedKeys   = 100000
+	limitMaxSkippedChains = 64
+)
+
+// Config selects the ratchet variant and its bounds. The zero value is the
+// classic Double Ratchet with default bounds.
+type Config struct {
+	// PQ turns on the ML-KEM-1024 ratchet (security level "quantum").
+	// Levels "standard" and "enhanced" leave it off. Both peers must agree.
+	PQ bool
+	// MaxSkip bounds the message keys skipped in one chain step (spec
+	// MAX_SKIP). 0 means DefaultMaxSkip.
+	MaxSkip int
+	// MaxSkippedKeys bounds the skipped message keys stored in total; the
+	// oldest are evicted first. 0 means DefaultMaxSkippedKeys.
+	MaxSkippedKeys int
+	// MaxSkippedChains bounds the number of earlier receiving chains whose
+	// skipped keys are kept (each costs one header trial decryption per
+	// unknown message). 0 means DefaultMaxSkippedChains.
+	MaxSkippedChains int
+}
+
+func (c Config) normalise() (Config, error) {
+	if c.MaxSkip == 0 {
+		c.MaxSkip = DefaultMaxSkip
+	}
+	if c.MaxSkippedKeys == 0 {
+		c.MaxSkippedKeys = DefaultMaxSkippedKeys
+	}
+	if c.MaxSkippedChains == 0 {
+		c.MaxSkippedChains = DefaultMaxSkippedChains
+	}
+	if c.MaxSkip < 0 || c.MaxSkip > limitMaxSkip {
+		return c, fmt.Errorf("ratchet: MaxSkip %d out of range 1..%d", c.MaxSkip, limitMaxSkip)
+	}
+	if c.MaxSkippedKeys < 0 || c.MaxSkippedKeys > limitMaxSkippedKeys {
+		return c, fmt.Errorf("ratchet: MaxSkippedKeys %d out of range 1..%d", c.MaxSkippedKeys, limitMaxSkippedKeys)
+	}
+	if c.MaxSkippedChains < 0 || c.MaxSkippedChains > limitMaxSkippedChains {
+		return c, fmt.Errorf("ratchet: MaxSkippedChains %d out of range 1..%d", c.MaxSkippedChains, limitMaxSkippedChains)
+	}
+	return c, nil
+}
+
+// KEM object kinds attached to message 0 of a sending chain.
+const (
+	objNone = 0
+	objEK   = 1
+	objCT   = 2
+)
+
+// core is the fixed-size part of the ratchet state (spec §3.2 / §4.2 plus
+// the KEM ratchet). It is a value: Decrypt works on a copy and commits it
+// only on success. Byte slices and key objects inside are never modified in
+// place, only replaced, so a shallow copy is a true snapshot.
+type core struct {
+	cfg Config
+	ad  []byte
+
+	dhs    *ecdh.PrivateKey // DHs: our current ratchet key pair
+	dhr    [32]byte         // DHr: peer's current ratchet public key
+	hasDHr bool
+
+	rk     [keySize]byte // RK
+	cks    [keySize]byte // CKs (always present: both roles start with a sending chain)
+	ckr    [keySize]byte // CKr
+	hasCKr bool
+	hks    [keySize]byte // HKs (always present)
+	hkr    [keySize]byte // HKr
+	hasHKr bool
+	nhks   [keySize]byte // NHKs
+	nhkr   [keySize]byte // NHKr
+	ns     uint32
+	nr     uint32
+	pn     uint32
+
+	// KEM ratchet (PROTOCOL.md §4.6).
+	sendMixed bool   // the current sending chain's root step mixed a KEM secret
+	sendObj   byte   // KEM object attached to message 0 of the current sending chain
+	nextKEMID uint32 // id of our last generated ML-KEM key pair
+	lastPeer  uint32 // highest peer encapsulation key id seen
+
+	myDK   *mlkem.DecapsulationKey1024 // our pending key pair (its ek was sent, no ct yet)
+	myDKID uint32
+
+	peerEK   *mlkem.EncapsulationKey1024 // peer key not yet encapsulated to
+	peerEKID uint32
+
+	ctOut   []byte        // our ciphertext awaiting the peer's confirmation (flagMixed)
+	ctOutID uint32        // id of the peer key it targets
+	ssOut   [keySize]byte // its shared secret
+	hasCt   bool
+}
+
+func (c *core) wipe() {
+	clear(c.rk[:])
+	clear(c.cks[:])
+	clear(c.ckr[:])
+	clear(c.hks[:])
+	clear(c.hkr[:])
+	clear(c.nhks[:])
+	clear(c.nhkr[:])
+	clear(c.ssOut[:])
+	c.dhs = nil
+	c.myDK = nil
+	c.peerEK = nil
+}
+
+type skippedKey struct {
+	n  uint32
+	mk [keySize]byte
+}
+
+// skippedChain holds the skipped message keys of one receiving chain,
+// identified by its header key (spec §4: MKSKIPPED keyed by (HK, n)).
+type skippedChain struct {
+	hk   [keySize]byte
+	keys []skippedKey
+}
+
+// keySource supplies fresh key pairs; tests replace it to record or
+// replay the X25519 secrets (the "quantum attacker" tests).
+type keySource interface {
+	newX25519() (*ecdh.PrivateKey, error)
+	newMLKEM() (*mlkem.DecapsulationKey1024, error)
+}
+
+type systemKeys struct{}
+
+func (systemKeys) newX25519() (*ecdh.PrivateKey, error) {
+	return ecdh.X25519().GenerateKey(rand.Reader)
+}
+func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
+	return mlkem.GenerateKey1024()
+}
+
+// Session is one side of a ratchet session. It is safe for concurrent use.
+type Session struct {
+	mu      sync.Mutex
+	st      core
+	skipped []skippedChain // oldest first
+	nskip   int            // total keys in skipped
+	src     keySource
+	closed  bool
+}
+
+// NewInitiator starts the session of the side that sent the first handshake
+// message. responderKey is the responder's initial ratchet public key (a
+// fresh X25519 key of the handshake); nil means both sides derive it from
+// the secret (NewResponder must then also get nil). secret is the
+// handshake's output (32..96 bytes); ad the session associated data
+// (≤ MaxADSize bytes), identical on both sides.
+func NewInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey) (*Session, error) {
+	return newInitiator(cfg, secret, ad, responderKey, systemKeys{})
+}
+
+// NewResponder starts the responder's session. responderKey is the
+// responder's initial X25519 ratchet key pair whose public half the
+// initiator passes to NewInitiator (nil: derived from the secret).
+func NewResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey) (*Session, error) {
+	return newResponder(cfg, secret, ad, responderKey, systemKeys{})
+}
+
+func checkInputs(cfg Config, secret, ad []byte) (Config, error) {
+	cfg, err := cfg.normalise()
+	if err != nil {
+		return cfg, err
+	}
+	if len(secret) < 32 || len(secret) > 96 {
+		return cfg, fmt.Errorf("ratchet: secret is %d bytes, want 32..96", len(secret))
+	}
+	if len(ad) > MaxADSize {
+		return cfg, fmt.Errorf("ratchet: associated data is %d bytes, limit %d", len(ad), MaxADSize)
+	}
+	return cfg, nil
+}
+
+func derivedResponderKey(secret []byte, pq bool) (*ecdh.PrivateKey, error) {
+	b, err := deriveResponderScalar(secret, pq)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return ecdh.X25519().NewPrivateKey(b)
+}
+
+func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, src keySource) (*Session, error) {
+	cfg, err := checkInputs(cfg, secret, ad)
+	if err != nil {
+		return nil, err
+	}
+	if responderKey == nil {
+		k, err := derivedResponderKey(secret, cfg.PQ)
+		if err != nil {
+			return nil, err
+		}
+		responderKey = k.PublicKey()
+	} else if responderKey.Curve() != ecdh.X25519() {
+		return nil, errors.New("ratchet: responder key is not an X25519 key")
+	}
+	ik, err := deriveInit(secret, cfg.PQ)
+	if err != nil {
+		return nil, err
+	}
+	defer ik.wipe()
+	s := &Session{src: src}
+	c := &s.st
+	c.cfg = cfg
+	c.ad = append([]byte(nil), ad...)
+	copy(c.dhr[:], responderKey.Bytes())
+	c.hasDHr = true
+	if c.dhs, err = src.newX25519(); err != nil {
+		return nil, err
+	}
+	dh, err := c.dhs.ECDH(responderKey)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: responder key: %w", err)
+	}
+	c.rk, c.cks, c.nhks, err = kdfRK(&ik.rk, dh, nil)
+	clear(dh)
+	if err != nil {
+		return nil, err
+	}
+	c.hks = ik.hka
+	c.nhkr = ik.nhkb
+	c.hkr, c.hasHKr = ik.hkb, true
+	c.ckr, c.hasCKr = ik.ckb, true
+	if err := c.chooseKEM(src); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey, src keySource) (*Session, error) {
+	cfg, err := checkInputs(cfg, secret, ad)
+	if err != nil {
+		return nil, err
+	}
+	if responderKey == nil {
+		if responderKey, err = derivedResponderKey(secret, cfg.PQ); err != nil {
+			return nil, err
+		}
+	} else if responderKey.Curve() != ecdh.X25519() {
+		return nil, errors.New("ratchet: responder key is not an X25519 key")
+	}
+	ik, err := deriveInit(secret, cfg.PQ)
+	if err != nil {
+		return nil, err
+	}
+	defer ik.wipe()
+	s := &Session{src: src}
+	c := &s.st
+	c.cfg = cfg
+	c.ad = append([]byte(nil), ad...)
+	c.dhs = responderKey
+	c.rk = ik.rk
+	c.hks = ik.hkb
+	c.cks = ik.ckb
+	c.nhks = ik.nhkb
+	c.nhkr = ik.hka
+	// The responder's initial chain carries no KEM object: the initiator's
+	// first chain starts the KEM ratchet.
+	return s, nil
+}
+
+func (k *initKeys) wipe() {
+	clear(k.rk[:])
+	clear(k.hka[:])
+	clear(k.nhkb[:])
+	clear(k.ckb[:])
+	clear(k.hkb[:])
+}
+
+// PQ reports whether the ML-KEM-1024 ratchet is on.
+func (s *Session) PQ() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.cfg.PQ
+}
+
+// Close wipes the session's key material. Later calls return ErrClosed.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wipeLocked()
+	return nil
+}
+
+func (s *Session) wipeLocked() {
+	s.st.wipe()
+	for i := range s.skipped {
+		clear(s.skipped[i].hk[:])
+		for j := range s.skipped[i].keys {
+			clear(s.skipped[i].keys[j].mk[:])
+		}
+	}
+	s.skipped = nil
+	s.nskip = 0
+	s.closed = true
+}
+
+// chooseKEM decides which KEM object message 0 of a new sending chain
+// carries (PROTOCOL.md §4.6), in this order: resend our unconfirmed
+// ciphertext; encapsulate to the peer's newest key; resend our pending
+// encapsulation key; generate a new key pair.
+func (c *core) chooseKEM(src keySource) error {
+	c.sendObj = objNone
+	if !c.cfg.PQ {
+		return nil
+	}
+	switch {
+	case c.hasCt:
+		c.sendObj = objCT
+	case c.peerEK != nil:
+		ss, ct := c.peerEK.Encapsulate()
+		copy(c.ssOut[:], ss)
+		clear(ss)
+		c.ctOut, c.ctOutID, c.hasCt = ct, c.peerEKID, true
+		c.peerEK, c.peerEKID = nil, 0
+		c.sendObj = objCT
+	case c.myDK != nil:
+		c.sendObj = objEK
+	default:
+		if c.nextKEMID == math.MaxUint32 {
+			return ErrExhausted
+		}
+		dk, err := src.newMLKEM()
+		if err != nil {
+			return err
+		}
+		c.nextKEMID++
+		c.myDK, c.myDKID = dk, c.nextKEMID
+		c.sendObj = objEK
+	}
+	return nil
+}
+
+// headerAD is the header AEAD's associated data: len(AD) ‖ AD ‖ prefix byte.
+func headerAD(ad []byte, prefix byte) []byte {
+	b := make([]byte, 0, 2+len(ad)+1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ad)))
+	b = append(b, ad...)
+	return append(b, prefix)
+}
+
+// messageAD is the body AEAD's associated data: len(AD) ‖ AD ‖ everything
+// before the body (prefix byte, header nonce, encrypted header).
+func messageAD(ad, prefix []byte) []byte {
+	b := make([]byte, 0, 2+len(ad)+len(prefix))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ad)))
+	b = append(b, ad...)
+	return append(b, prefix...)
+}
+
+var zeroNonce [chacha20poly1305.NonceSize]byte
+
+// Encrypt pads and encrypts plaintext as the next message of the sending
+// chain (spec §4.3 RatchetEncryptHE).
+func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
+	if len(plaintext) > MaxPlaintextSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(plaintext), MaxPlaintextSize)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	c := &s.st
+	if c.ns == math.MaxUint32 {
+		return nil, ErrExhausted
+	}
+	h := header{pn: c.pn, n: c.ns}
+	copy(h.dh[:], c.dhs.PublicKey().Bytes())
+	if c.sendMixed {
+		h.flags |= flagMixed
+	}
+	kind := byte(kindShort)
+	if c.ns == 0 && c.sendObj != objNone {
+		kind = kindLong
+		switch c.sendObj {
+		case objEK:
+			h.flags |= flagEK
+			h.kemID = c.myDKID
+			h.obj = c.myDK.EncapsulationKey().Bytes()
+		case objCT:
+			h.flags |= flagCT
+			h.kemID = c.ctOutID
+			h.obj = c.ctOut
+		}
+	}
+	hlen := shortHeaderSize
+	if kind == kindLong {
+		hlen = longHeaderSize
+	}
+	plen := paddedLen(len(plaintext))
+	out := make([]byte, 1+nonceSize, 1+nonceSize+hlen+tagSize+plen+tagSize)
+	out[0] = wireVersion<<4 | kind
+	if _, err := rand.Read(out[1 : 1+nonceSize]); err != nil {
+		return nil, err
+	}
+	var hbuf [longHeaderSize]byte
+	hpt := h.appendTo(hbuf[:0])
+	haead, err := chacha20poly1305.NewX(c.hks[:])
+	if err != nil {
+		return nil, err
+	}
+	out = haead.Seal(out, out[1:1+nonceSize], hpt, headerAD(c.ad, out[0]))
+	clear(hpt)
+	prefixLen := len(out)
+
+	mk, next := kdfCK(&c.cks)
+	defer clear(mk[:])
+	maead, err := chacha20poly1305.New(mk[:])
+	if err != nil {
+		return nil, err
+	}
+	body := pad(out[prefixLen:prefixLen], plaintext)
+	out = maead.Seal(out[:prefixLen], zeroNonce[:], body, messageAD(c.ad, out[:prefixLen]))
+	c.cks = next
+	clear(next[:])
+	c.ns++
+	return out, nil
+}
+
+// pendingSkip collects the message keys a Decrypt would add to the skipped
+// store; they are committed only if the message authenticates.
+type pendingSkip struct {
+	hk   [keySize]byte
+	keys []skippedKey
+}
+
+func wipePending(p []pendingSkip) {
+	for i := range p {
+		clear(p[i].hk[:])
+		for j := range p[i].keys {
+			clear(p[i].keys[j].mk[:])
+		}
+	}
+}
+
+// skipTo advances the receiving chain of c up to (not including) until,
+// recording the skipped keys (spec §4.3 SkipMessageKeysHE).
+func (c *core) skipTo(until uint32, pending *[]pendingSkip) error {
+	if !c.hasCKr || until <= c.nr {
+		return nil
+	}
+	if uint64(until)-uint64(c.nr) > uint64(c.cfg.MaxSkip) {
+		return fmt.Errorf("%w: %d messages skipped, MaxSkip %d", ErrTooManySkipped, until-c.nr, c.cfg.MaxSkip)
+	}
+	p := pendingSkip{hk: c.hkr, keys: make([]skippedKey, 0, until-c.nr)}
+	for c.nr < until {
+		mk, next := kdfCK(&c.ckr)
+		p.keys = append(p.keys, skippedKey{n: c.nr, mk: mk})
+		c.ckr = next
+		c.nr++
+	}
+	*pending = append(*pending, p)
+	return nil
+}
+
+func openHeader(hk *[keySize]byte, w *wireMsg, ad []byte) ([]byte, bool) {
+	a, err := chacha20poly1305.NewX(hk[:])
+	if err != nil {
+		return nil, false
+	}
+	pt, err := a.Open(nil, w.nonce, w.hdrCT, ad)
+	return pt, err == nil
+}
+
+func openBody(mk *[keySize]byte, w *wireMsg, ad []byte) ([]byte, error) {
+	a, err := chacha20poly1305.New(mk[:])
+	if err != nil {
+		return nil, err
+	}
+	pt, err := a.Open(nil, zeroNonce[:], w.body, messageAD(ad, w.prefix))
+	if err != nil {
+		return nil, ErrAuth
+	}
+	out, err := unpad(pt)
+	if err != nil {
+		clear(pt)
+		return nil, err
+	}
+	return out, nil
+}
+
+// Decrypt authenticates and decrypts a message (spec §4.3
+// RatchetDecryptHE). On any error the Session is left exactly as it was.
+func (s *Session) Decrypt(message []byte) ([]byte, error) {
+	w, err := parseWire(message)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	c := s.st // working copy; committed only on success
+	defer c.wipe()
+	var pending []pendingSkip
+	defer func() { wipePending(pending) }()
+	hAD := headerAD(c.ad, message[0])
+
+	// 1. The current receiving header key: no DH ratchet step.
+	if c.hasHKr {
+		if hpt, ok := openHeader(&c.hkr, w, hAD); ok {
+			h, err := parseHeader(hpt, w.kind)
+			if err != nil {
+				return nil, err
+			}
+			if h.n < c.nr {
+				return s.decryptSkipped(&c.hkr, h, w)
+			}
+			if subtle.ConstantTimeCompare(h.dh[:], c.dhr[:]) != 1 {
+				return nil, fmt.Errorf("%w: ratchet key changed without a header key change", ErrProtocol)
+			}
+			return s.decryptInChain(&c, h, w, &pending)
+		}
+	}
+	// 2. Header keys of earlier chains with stored skipped keys.
+	for i := len(s.skipped) - 1; i >= 0; i-- {
+		sc := &s.skipped[i]
+		if c.hasHKr && subtle.ConstantTimeCompare(sc.hk[:], c.hkr[:]) == 1 {
+			continue
+		}
+		if hpt, ok := openHeader(&sc.hk, w, hAD); ok {
+			h, err := parseHeader(hpt, w.kind)
+			if err != nil {
+				return nil, err
+			}
+			return s.decryptSkipped(&sc.hk, h, w)
+		}
+	}
+	// 3. The next receiving header key: a DH (and maybe KEM) ratchet step.
+	hpt, ok := openHeader(&c.nhkr, w, hAD)
+	if !ok {
+		return nil, ErrUnknownKey
+	}
+	h, err := parseHeader(hpt, w.kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.skipTo(h.pn, &pending); err != nil {
+		return nil, err
+	}
+	if err := c.ratchetRecv(h, s.src); err != nil {
+		return nil, err
+	}
+	return s.decryptInChain(&c, h, w, &pending)
+}
+
+// decryptInChain decrypts message h.n of c's current receiving chain and,
+// on success, commits c and the pending skipped keys.
+func (s *Session) decryptInChain(c *core, h *header, w *wireMsg, pending *[]pendingSkip) ([]byte, error) {
+	if h.n == math.MaxUint32 {
+		return nil, fmt.Errorf("%w: message number overflow", ErrMalformed)
+	}
+	if err := c.skipTo(h.n, pending); err != nil {
+		return nil, err
+	}
+	mk, next := kdfCK(&c.ckr)
+	defer clear(mk[:])
+	defer clear(next[:])
+	pt, err := openBody(&mk, w, c.ad)
+	if err != nil {
+		return nil, err
+	}
+	c.ckr = next
+	c.nr = h.n + 1
+	s.st = *c
+	s.commitSkipped(*pending)
+	return pt, nil
+}
+
+// decryptSkipped decrypts a message whose key was stored as skipped under
+// header key hk, and deletes that key on success.
+func (s *Session) decryptSkipped(hk *[keySize]byte, h *header, w *wireMsg) ([]byte, error) {
+	for i := range s.skipped {
+		sc := &s.skipped[i]
+		if subtle.ConstantTimeCompare(sc.hk[:], hk[:]) != 1 {
+			continue
+		}
+		for j := range sc.keys {
+			if sc.keys[j].n != h.n {
+				continue
+			}
+			pt, err := openBody(&sc.keys[j].mk, w, s.st.ad)
+			if err != nil {
+				return nil, err
+			}
+			clear(sc.keys[j].mk[:])
+			sc.keys = append(sc.keys[:j], sc.keys[j+1:]...)
+			s.nskip--
+			if len(sc.keys) == 0 {
+				clear(sc.hk[:])
+				s.skipped = append(s.skipped[:i], s.skipped[i+1:]...)
+			}
+			return pt, nil
+		}
+		break
+	}
+	return nil, ErrReplay
+}
+
+// commitSkipped adds pending skipped keys and evicts the oldest keys and
+// chains beyond the bounds.
+func (s *Session) commitSkipped(pending []pendingSkip) {
+	for _, p := range pending {
+		if len(p.keys) == 0 {
+			continue
+		}
+		n := len(s.skipped)
+		if n > 0 && subtle.ConstantTimeCompare(s.skipped[n-1].hk[:], p.hk[:]) == 1 {
+			s.skipped[n-1].keys = append(s.skipped[n-1].keys, p.keys...)
+		} else {
+			s.skipped = append(s.skipped, skippedChain{hk: p.hk, keys: append([]skippedKey(nil), p.keys...)})
+		}
+		s.nskip += len(p.keys)
+	}
+	// Drop emptied chains, then evict the oldest keys beyond the total bound.
+	for s.nskip > s.st.cfg.MaxSkippedKeys {
+		sc := &s.skipped[0]
+		clear(sc.keys[0].mk[:])
+		sc.keys = sc.keys[1:]
+		s.nskip--
+		if len(sc.keys) == 0 {
+			clear(sc.hk[:])
+			s.skipped = s.skipped[1:]
+		}
+	}
+	for len(s.skipped) > s.st.cfg.MaxSkippedChains {
+		sc := &s.skipped[0]
+		for j := range sc.keys {
+			clear(sc.keys[j].mk[:])
+		}
+		s.nskip -= len(sc.keys)
+		clear(sc.hk[:])
+		s.skipped = s.skipped[1:]
+	}
+}
+
+// ratchetRecv performs the DH ratchet step of spec §4.3 (DHRatchetHE) on c,
+// extended with the KEM ratchet of PROTOCOL.md §4.6.
+func (c *core) ratchetRecv(h *header, src keySource) error {
+	if !c.cfg.PQ && h.flags != 0 {
+		return fmt.Errorf("%w: KEM fields in a classic session", ErrProtocol)
+	}
+	var mixIn []byte
+	if h.flags&flagMixed != 0 {
+		if !c.hasCt {
+			return fmt.Errorf("%w: peer mixed a KEM secret that was never sent", ErrProtocol)
+		}
+		mixIn = c.ssOut[:]
+	}
+	peerPub, err := ecdh.X25519().NewPublicKey(h.dh[:])
+	if err != nil {
+		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
+	}
+	c.pn = c.ns
+	c.ns, c.nr = 0, 0
+	c.hks = c.nhks
+	c.hkr, c.hasHKr = c.nhkr, true
+	c.dhr, c.hasDHr = h.dh, true
+	dh, err := c.dhs.ECDH(peerPub)
+	if err != nil {
+		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
+	}
+	c.rk, c.ckr, c.nhkr, err = kdfRK(&c.rk, dh, mixIn)
+	clear(dh)
+	if err != nil {
+		return err
+	}
+	c.hasCKr = true
+	if mixIn != nil {
+		c.ctOut, c.ctOutID, c.hasCt = nil, 0, false
+		clear(c.ssOut[:])
+	}
+
+	// The KEM object, if this message (the first one accepted from the new
+	// chain) carries one.
+	var ss []byte
+	switch {
+	case h.flags&flagEK != 0:
+		if h.kemID > c.lastPeer {
+			ek, err := mlkem.NewEncapsulationKey1024(h.obj)
+			if err != nil {
+				return fmt.Errorf("%w: peer ML-KEM key: %v", ErrProtocol, err)
+			}
+			c.peerEK, c.peerEKID, c.lastPeer = ek, h.kemID, h.kemID
+		}
+	case h.flags&flagCT != 0:
+		if c.myDK != nil && h.kemID == c.myDKID {
+			ss, err = c.myDK.Decapsulate(h.obj)
+			if err != nil {
+				return fmt.Errorf("%w: ML-KEM ciphertext: %v", ErrProtocol, err)
+			}
+			defer clear(ss)
+			c.myDK, c.myDKID = nil, 0
+		}
+	}
+
+	if c.dhs, err = src.newX25519(); err != nil {
+		return err
+	}
+	dh, err = c.dhs.ECDH(peerPub)
+	if err != nil {
+		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
+	}
+	c.rk, c.cks, c.nhks, err = kdfRK(&c.rk, dh, ss)
+	clear(dh)
+	if err != nil {
+		return err
+	}
+	c.sendMixed = ss != nil
+	return c.chooseKEM(src)
+}
