@@ -441,7 +441,7 @@ func (h *Handshake) wipe() {
 
 // handleInit is the responder's step: check Init, make Response.
 func (h *Handshake) handleInit(b []byte) ([]byte, error) {
-	m, err := parseInit(b)
+	m, err := parseInit(b, h.level)
 	if err != nil {
 		return nil, err
 	}
@@ -450,9 +450,6 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	}
 	if subtle.ConstantTimeCompare(m.bindingHash[:], h.bindHash[:]) != 1 {
 		return nil, ErrChannelBinding
-	}
-	if m.level != h.level {
-		return nil, fmt.Errorf("%w: Init names level %v, the blobs give %v", ErrDowngrade, m.level, h.level)
 	}
 	if h.peer, err = h.checkPeer(m.identity); err != nil {
 		return nil, err

@@ -252,7 +252,7 @@ func abortReason(code byte) string {
 // Init needs the level the receiver expects; a message whose level byte
 // differs is rejected as a downgrade before its fields are parsed.
 
-func parseInit(b []byte) (*initMsg, error) {
+func parseInit(b []byte, level Level) (*initMsg, error) {
 	if t, err := messageType(b); err != nil {
 		return nil, err
 	} else if t != TypeInit {
@@ -265,8 +265,8 @@ func parseInit(b []byte) (*initMsg, error) {
 		return nil, r.done("Init")
 	}
 	m.level = Level(lv[0])
-	if !m.level.Valid() {
-		return nil, fmt.Errorf("%w: Init names level %d", ErrUnknownLevel, lv[0])
+	if m.level != level {
+		return nil, fmt.Errorf("%w: Init names level %v, the blobs give %v", ErrDowngrade, m.level, level)
 	}
 	r.hash(&m.blobsHash)
 	r.hash(&m.bindingHash)
