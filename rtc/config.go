@@ -1,0 +1,166 @@
+package rtc
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/pion/stun/v3"
+)
+
+// DefaultSTUN are the STUN servers of DefaultConfig: Google's public ones,
+// which most WebRTC applications use.
+var DefaultSTUN = []string{
+	"stun:stun.l.google.com:19302",
+	"stun:stun1.l.google.com:19302",
+}
+
+// Defaults of the zero fields of a Config.
+const (
+	DefaultGatherTimeout  = 5 * time.Second
+	DefaultAnswerWait     = 10 * time.Minute
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultFailedTimeout  = 25 * time.Second
+	DefaultMaxCandidates  = 8
+	// DefaultSocketBuffer is the receive and send buffer asked for on every
+	// UDP socket. Linux's default of 208 KiB overflows under a burst of SCTP
+	// packets, and SCTP then backs off, which halves throughput on some runs.
+	DefaultSocketBuffer = 4 << 20
+	// MaxMessageSize is the largest message a Conn sends or accepts.
+	MaxMessageSize = 64 << 10
+)
+
+// TURNServer is a TURN relay with its long-term credentials (RFC 8656).
+type TURNServer struct {
+	URL      string // turn:host[:port][?transport=udp|tcp] or turns:host[:port][?transport=tcp]
+	Username string
+	Password string
+}
+
+// Config says how a peer gathers candidates and how long it waits. The zero
+// value is usable (no STUN or TURN server, all defaults); DefaultConfig adds
+// the public STUN servers.
+type Config struct {
+	// STUN lists STUN server URLs (stun:host[:port]). Empty means none.
+	STUN []string
+	// TURN lists TURN relays with credentials.
+	TURN []TURNServer
+	// PortMin and PortMax restrict the local UDP ports (0: any).
+	PortMin, PortMax uint16
+	// Networks lists the network types to gather: "udp4", "udp6", "tcp4",
+	// "tcp6". Empty means udp4 and udp6.
+	Networks []string
+	// Loopback includes loopback addresses as host candidates (local tests, demo).
+	Loopback bool
+	// Interfaces, when not empty, limits host candidates to these network
+	// interfaces (for example "lo").
+	Interfaces []string
+	// IPFilter, when set, keeps only the local addresses it returns true for.
+	IPFilter func(netip.Addr) bool
+	// GatherTimeout bounds candidate gathering; what was found by then goes
+	// into the blob, and servers that did not answer are reported.
+	GatherTimeout time.Duration
+	// AnswerWait is how long the answering side keeps its ICE agent checking
+	// while the offerer pastes the answer (default 10 minutes).
+	AnswerWait time.Duration
+	// ConnectTimeout is how long the offering side waits, after it has the
+	// answer, for the channel to open.
+	ConnectTimeout time.Duration
+	// FailedTimeout is how long a connected peer may stay unreachable before
+	// the connection is declared failed.
+	FailedTimeout time.Duration
+	// MaxCandidates caps the candidates put into a blob (at most MaxCandidates).
+	MaxCandidates int
+	// SocketBuffer is the UDP socket buffer size asked for (0: DefaultSocketBuffer, <0: OS default).
+	SocketBuffer int
+	// OnState, when set, is called on every state change of the connection,
+	// from a goroutine of the package (do not block in it).
+	OnState func(State)
+	// Log, when set, receives notes a user may want to see (a server that
+	// did not answer, the candidates put into a blob).
+	Log func(format string, args ...any)
+}
+
+// DefaultConfig returns a Config with Google's public STUN servers.
+func DefaultConfig() Config {
+	return Config{STUN: append([]string(nil), DefaultSTUN...)}
+}
+
+// LoopbackConfig returns a Config that uses only the loopback interface and
+// no server: for tests and the demo.
+func LoopbackConfig() Config {
+	return Config{Loopback: true, IPFilter: func(a netip.Addr) bool { return a.IsLoopback() }, Networks: []string{"udp4"}}
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.GatherTimeout <= 0 {
+		d.GatherTimeout = DefaultGatherTimeout
+	}
+	if d.AnswerWait <= 0 {
+		d.AnswerWait = DefaultAnswerWait
+	}
+	if d.ConnectTimeout <= 0 {
+		d.ConnectTimeout = DefaultConnectTimeout
+	}
+	if d.FailedTimeout <= 0 {
+		d.FailedTimeout = DefaultFailedTimeout
+	}
+	if d.MaxCandidates <= 0 || d.MaxCandidates > MaxCandidates {
+		d.MaxCandidates = min(DefaultMaxCandidates, MaxCandidates)
+		if c.MaxCandidates > MaxCandidates {
+			d.MaxCandidates = MaxCandidates
+		}
+	}
+	if d.SocketBuffer == 0 {
+		d.SocketBuffer = DefaultSocketBuffer
+	}
+	if len(d.Networks) == 0 {
+		d.Networks = []string{"udp4", "udp6"}
+	}
+	return d
+}
+
+// validate checks the server URLs and network names, so that a typo is
+// reported before anything is gathered.
+func (c *Config) validate() error {
+	for _, s := range c.STUN {
+		u, err := stun.ParseURI(s)
+		if err != nil {
+			return fmt.Errorf("rtc: STUN server %q: %w", s, err)
+		}
+		if u.Scheme != stun.SchemeTypeSTUN && u.Scheme != stun.SchemeTypeSTUNS {
+			return fmt.Errorf("rtc: STUN server %q: want a stun: URL", s)
+		}
+	}
+	for _, t := range c.TURN {
+		u, err := stun.ParseURI(t.URL)
+		if err != nil {
+			return fmt.Errorf("rtc: TURN server %q: %w", t.URL, err)
+		}
+		if u.Scheme != stun.SchemeTypeTURN && u.Scheme != stun.SchemeTypeTURNS {
+			return fmt.Errorf("rtc: TURN server %q: want a turn: or turns: URL", t.URL)
+		}
+		if t.Username == "" || t.Password == "" {
+			return fmt.Errorf("rtc: TURN server %q needs a username and a password", t.URL)
+		}
+	}
+	for _, n := range c.Networks {
+		switch strings.ToLower(n) {
+		case "udp4", "udp6", "tcp4", "tcp6":
+		default:
+			return fmt.Errorf("rtc: unknown network type %q (want udp4, udp6, tcp4 or tcp6)", n)
+		}
+	}
+	if c.PortMax != 0 && c.PortMin > c.PortMax {
+		return fmt.Errorf("rtc: port range %d-%d is empty", c.PortMin, c.PortMax)
+	}
+	return nil
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		c.Log(format, args...)
+	}
+}

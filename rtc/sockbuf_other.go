@@ -1,0 +1,5 @@
+//go:build !linux
+
+package rtc
+
+func setSockBufForce(any, int) {}
