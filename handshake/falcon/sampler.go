@@ -78,7 +78,7 @@ func (p *prng) baseSampler() int32 {
 }
 
 // approxExp is Alg. 13: an integer approximation of 2^63·ccs·exp(-x) for
-// 0 ≤ x < ln 2 and 0 ≤ ccs < 1, by Horner's rule in 63-bit fixed point.
+// 0 ≤ x < ln 2 and 1/2 < ccs ≤ 1, by Horner's rule in 63-bit fixed point.
 // (z·y)>>63 with z = ⌊2^63·x⌋ is computed as the high word of (2z)·y.
 func approxExp(x, ccs float64) uint64 {
 	y := approxExpC[0]
@@ -87,9 +87,12 @@ func approxExp(x, ccs float64) uint64 {
 		hi, _ := bits.Mul64(z, y)
 		y = approxExpC[u] - hi
 	}
-	z = uint64(int64(ccs*two63)) << 1
-	y, _ = bits.Mul64(z, y)
-	return y
+	// z = ⌊2^63·ccs⌋ may be 2^63 itself (ccs = 1, σ' = σ_min), so the
+	// product is shifted as a 128-bit value. ccs ≥ σ_min/σ_max > 1/2 has
+	// its last bit at 2^-53 or above, so 2^62·ccs is an exact integer.
+	z = uint64(int64(ccs*(two63/2))) << 1
+	hi, lo := bits.Mul64(z, y)
+	return hi<<1 | lo>>63
 }
 
 // berExp is Alg. 14: it returns 1 with probability ≈ ccs·exp(-x), x ≥ 0.
