@@ -1,0 +1,206 @@
+package handshake
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"testing"
+
+	"github.com/rtcchat/rtcchat/handshake/falcon"
+)
+
+// classicalLeak is everything a "quantum attacker" learns about a recorded
+// session by breaking X25519 and Ed25519: every X25519 and Ed25519 secret of
+// both sides. It does not learn ML-KEM or FALCON-1024 secrets.
+type classicalLeak struct {
+	edSeedI, edSeedR []byte // Ed25519 identity seeds (hence the static X25519 secrets)
+	ephI, ephR       []byte // ephemeral X25519 secrets
+	ratchetR         []byte // responder's initial ratchet secret
+	msgs             [][]byte
+	prefix           []byte // ProtocolName || level || blobs hash || binding hash (public)
+}
+
+// recordSession runs a handshake step by step, capturing the classical
+// secrets (the attacker's knowledge) and, separately, the ML-KEM shared
+// secrets (an oracle the test uses only to check its model of the key
+// schedule, never as attacker knowledge).
+func recordSession(t *testing.T, p *testPair) (leak *classicalLeak, kemSS [][]byte, ri, rr *Result) {
+	t.Helper()
+	d := newDriver(t, p.ca, p.cb)
+	leak = &classicalLeak{edSeedI: p.a.id.edSeed[:], edSeedR: p.b.id.edSeed[:]}
+	leak.prefix = bytes.Clone(d.hi.transcript)
+	init, err := d.hi.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leak.ephI = d.hi.eph.Bytes()
+	resp, _, err := d.hr.Handle(init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leak.ephR = d.hr.eph.Bytes()
+	leak.ratchetR = d.hr.ratchet.Bytes()
+	fin, _, err := d.hi.Handle(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kemSS = [][]byte{bytes.Clone(d.hi.ssToInit), bytes.Clone(d.hi.ssToResp)}
+	conf, _, err := d.hr.Handle(fin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.hi.Handle(conf); err != nil {
+		t.Fatal(err)
+	}
+	leak.msgs = [][]byte{init, resp, fin, conf}
+	ri, _ = d.hi.Result()
+	rr, _ = d.hr.Result()
+	return leak, kemSS, ri, rr
+}
+
+// attackerKey recomputes the session secret from public data, the leaked
+// classical secrets and the given ML-KEM secrets, following PROTOCOL.md §2.5.
+func attackerKey(t *testing.T, leak *classicalLeak, level Level, kem []byte) []byte {
+	t.Helper()
+	in, err := parseInit(leak.msgs[mInit], level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := parseResponse(leak.msgs[mResponse], level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := parseFinish(leak.msgs[mFinish], level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staticI := sha512.Sum512(leak.edSeedI)
+	xI, _ := ecdh.X25519().NewPrivateKey(staticI[:32])
+	ephI, _ := ecdh.X25519().NewPrivateKey(leak.ephI)
+	pubR, _ := ParsePublicIdentity(re.identity)
+	dh := func(k *ecdh.PrivateKey, pub []byte) []byte {
+		p, err := ecdh.X25519().NewPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := k.ECDH(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	_ = in // Init is covered through the transcript hash
+	ikm := bytes.Repeat([]byte{0xff}, 32)
+	ikm = append(ikm, dh(xI, re.ephemeral)...)   // DH1 = DH(IK_I, EK_R)
+	ikm = append(ikm, dh(ephI, pubR.xpub)...)    // DH2 = DH(EK_I, IK_R)
+	ikm = append(ikm, dh(ephI, re.ephemeral)...) // DH3 = DH(EK_I, EK_R)
+	ikm = append(ikm, kem...)
+	h := sha256.New()
+	h.Write(leak.prefix)
+	h.Write(leak.msgs[mInit])
+	h.Write(leak.msgs[mResponse])
+	h.Write(leak.msgs[mFinish][:fi.signedLen])
+	th3 := h.Sum(nil)
+	h.Write(leak.msgs[mFinish][fi.signedLen:])
+	th4 := h.Sum(nil)
+	prk, _ := hkdf.Extract(sha256.New, ikm, th3)
+	out, _ := hkdf.Expand(sha256.New, prk, labelSessionSecret+"\x00"+string(th4), SessionSecretSize)
+	return out
+}
+
+func TestQuantumAttackerCannotDeriveKey(t *testing.T) {
+	for _, level := range []Level{LevelEnhanced, LevelQuantum} {
+		t.Run(level.String(), func(t *testing.T) {
+			p := newTestPair(t, level, "quantum-attacker")
+			leak, kemSS, ri, rr := recordSession(t, p)
+			if !bytes.Equal(ri.SessionSecret, rr.SessionSecret) {
+				t.Fatal("honest run disagrees")
+			}
+			// The test's model of the key schedule is right: with the ML-KEM
+			// secrets added, the classical secrets give the real key.
+			withKEM := attackerKey(t, leak, level, append(bytes.Clone(kemSS[0]), kemSS[1]...))
+			if !bytes.Equal(withKEM, ri.SessionSecret) {
+				t.Fatal("model of the key schedule is wrong: the attack below would prove nothing")
+			}
+			// Without them, every classical secret of the session is not enough.
+			guesses := map[string][]byte{
+				"no KEM secrets":          nil,
+				"zero KEM secrets":        make([]byte, 64),
+				"only the R→I KEM secret": kemSS[0],
+				"only the I→R KEM secret": kemSS[1],
+			}
+			for name, g := range guesses {
+				if bytes.Equal(attackerKey(t, leak, level, g), ri.SessionSecret) {
+					t.Fatalf("%s: classical secrets alone give the session key", name)
+				}
+			}
+		})
+	}
+	// At the standard level there is no ML-KEM: the same attacker succeeds,
+	// which shows the test's attacker really holds all classical secrets.
+	p := newTestPair(t, LevelStandard, "quantum-attacker")
+	leak, _, ri, _ := recordSession(t, p)
+	if !bytes.Equal(attackerKey(t, leak, LevelStandard, nil), ri.SessionSecret) {
+		t.Fatal("classical attacker model cannot break even the standard level")
+	}
+}
+
+// forger impersonates an identity whose Ed25519 seed it stole: it presents
+// the victim's public identity, signs with the victim's Ed25519 key and does
+// the victim's X25519 exchanges, but has to sign with a FALCON-1024 key of
+// its own.
+type forger struct {
+	victim *PublicIdentity
+	edSeed []byte
+	falcon *falcon.PrivateKey
+}
+
+func (f *forger) Public() *PublicIdentity { return f.victim }
+
+func (f *forger) SignBundle(th []byte, level Level) ([]byte, []byte, error) {
+	msg := signedMessage(th)
+	ed := ed25519.Sign(ed25519.NewKeyFromSeed(f.edSeed), msg)
+	if level < LevelQuantum {
+		return ed, nil, nil
+	}
+	fs, err := f.falcon.Sign(detRand("forger"), msg)
+	return ed, fs, err
+}
+
+func (f *forger) IdentityDH(peer []byte) ([]byte, error) {
+	h := sha512.Sum512(f.edSeed)
+	k, _ := ecdh.X25519().NewPrivateKey(h[:32])
+	return x25519(k, peer)
+}
+
+func TestQuantumAttackerCannotImpersonate(t *testing.T) {
+	for _, level := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
+		t.Run(level.String(), func(t *testing.T) {
+			p := newTestPair(t, level, "forge")
+			attackerFalcon := testFalconKey(t, 3)
+			// Impersonate the responder to the initiator.
+			cb := p.cb
+			cb.Signer = &forger{victim: p.b.id.Public(), edSeed: p.b.id.edSeed[:], falcon: attackerFalcon}
+			_, errR := newDriver(t, p.ca, cb).run(nil)
+			// Impersonate the initiator to the responder.
+			ca := p.ca
+			ca.Signer = &forger{victim: p.a.id.Public(), edSeed: p.a.id.edSeed[:], falcon: attackerFalcon}
+			_, errI := newDriver(t, ca, p.cb).run(nil)
+			if level < LevelQuantum {
+				// Below quantum, Ed25519 is the only authentication: a
+				// quantum attacker succeeds, so the forger is a real one.
+				if errR != nil || errI != nil {
+					t.Fatalf("forger failed below quantum: %v / %v", errR, errI)
+				}
+				return
+			}
+			if !errors.Is(errR, ErrFalconSignature) || !errors.Is(errI, ErrFalconSignature) {
+				t.Fatalf("forged bundles with valid Ed25519 accepted or wrong error: %v / %v", errR, errI)
+			}
+		})
+	}
+}
