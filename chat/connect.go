@@ -1,0 +1,356 @@
+package chat
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rtcchat/rtcchat/handshake"
+	"github.com/rtcchat/rtcchat/ratchet"
+	"github.com/rtcchat/rtcchat/rtc"
+)
+
+// Contacts decides whether an authenticated peer may talk to us and keeps
+// what belongs to each contact. The vault implements it for the CLI.
+type Contacts interface {
+	// Admit is called once the handshake has authenticated peer. It pins a
+	// first contact, or refuses a known contact whose identity changed. It
+	// returns the contact's name and whether the identity was pinned now and
+	// whether it was verified.
+	Admit(peer *handshake.PublicIdentity) (name string, first, verified bool, err error)
+	// MarkVerified records that the safety number with peer was compared.
+	MarkVerified(peer *handshake.PublicIdentity) error
+	// Store returns the sealed per-contact store (pending messages, seen ids).
+	Store(peer *handshake.PublicIdentity) (Store, error)
+}
+
+// Config configures one side of a connection.
+type Config struct {
+	RTC rtc.Config
+	// Signer is this side's identity (an in-process *handshake.Identity, or
+	// the vault's isolated key process).
+	Signer handshake.Signer
+	// MinLevel is the lowest security level this side accepts
+	// (handshake.DefaultLevel if zero).
+	MinLevel handshake.Level
+	// MaxLevel is the highest level this side offers
+	// (handshake.MaxSupportedLevel if zero).
+	MaxLevel handshake.Level
+	// PinnedPeer, when the user named a known contact, is that contact's
+	// identity: a peer with any other identity is refused.
+	PinnedPeer *handshake.PublicIdentity
+	// Contacts admits the peer after the handshake; nil admits anyone (tests).
+	Contacts Contacts
+}
+
+// Errors of the connection flow.
+var (
+	ErrLevel = errors.New("chat: no acceptable security level")
+)
+
+func (c *Config) blobInfo() ([]byte, error) {
+	if c.Signer == nil {
+		return nil, errors.New("chat: no identity to connect with")
+	}
+	bi := handshake.NewBlobInfo(c.Signer.Public(), handshake.DefaultLevel)
+	if c.MinLevel != 0 {
+		bi.MinLevel = c.MinLevel
+	}
+	if c.MaxLevel != 0 {
+		bi.MaxLevel = c.MaxLevel
+	}
+	return handshake.EncodeBlobInfo(bi)
+}
+
+// Offer is the offering side of a connection in progress.
+type Offer struct {
+	cfg Config
+	o   *rtc.Offerer
+}
+
+// NewOffer gathers candidates and prepares the offer blob.
+func NewOffer(ctx context.Context, cfg Config) (*Offer, error) {
+	app, err := cfg.blobInfo()
+	if err != nil {
+		return nil, err
+	}
+	o, err := rtc.NewOfferer(ctx, cfg.RTC, app)
+	if err != nil {
+		return nil, err
+	}
+	return &Offer{cfg: cfg, o: o}, nil
+}
+
+// Blob is the text to give to the peer.
+func (o *Offer) Blob() string { return o.o.Blob() }
+
+// Notes says what the user should know about gathering.
+func (o *Offer) Notes() []string { return o.o.Notes() }
+
+// Close gives up the offer (a conversation already made stays open).
+func (o *Offer) Close() error { return o.o.Close() }
+
+// Connect takes the peer's answer blob, connects, authenticates and returns
+// the running conversation.
+func (o *Offer) Connect(ctx context.Context, answer string) (*Conversation, error) {
+	if blob, err := rtc.Parse(answer); err == nil {
+		// Check the level range before any network work: a clear early error.
+		if err := checkPeerInfo(o.cfg, blob.App); err != nil {
+			return nil, err
+		}
+	}
+	conn, err := o.o.Accept(ctx, answer)
+	if err != nil {
+		return nil, err
+	}
+	return establish(ctx, o.cfg, conn)
+}
+
+// Answer is the answering side of a connection in progress.
+type Answer struct {
+	cfg Config
+	a   *rtc.Answerer
+}
+
+// NewAnswer reads the peer's offer blob, gathers and prepares the answer.
+func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
+	blob, err := rtc.Parse(offer)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPeerInfo(cfg, blob.App); err != nil {
+		return nil, err
+	}
+	app, err := cfg.blobInfo()
+	if err != nil {
+		return nil, err
+	}
+	a, err := rtc.NewAnswerer(ctx, cfg.RTC, offer, app)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{cfg: cfg, a: a}, nil
+}
+
+// Blob is the answer text to give back to the offering peer.
+func (a *Answer) Blob() string { return a.a.Blob() }
+
+// Notes says what the user should know about gathering.
+func (a *Answer) Notes() []string { return a.a.Notes() }
+
+// Close stops waiting for the offering side.
+func (a *Answer) Close() error { return a.a.Close() }
+
+// Connect waits for the offering side, authenticates and returns the running
+// conversation.
+func (a *Answer) Connect(ctx context.Context) (*Conversation, error) {
+	conn, err := a.a.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return establish(ctx, a.cfg, conn)
+}
+
+// checkPeerInfo parses the peer's blob application field and checks that a
+// level both sides accept exists.
+func checkPeerInfo(cfg Config, app []byte) error {
+	peer, err := handshake.ParseBlobInfo(app)
+	if err != nil {
+		return fmt.Errorf("chat: the peer's blob carries no valid identity commitment: %w", err)
+	}
+	mine, err := cfg.blobInfo()
+	if err != nil {
+		return err
+	}
+	local, _ := handshake.ParseBlobInfo(mine)
+	if _, err := handshake.NegotiateLevel(local, peer); err != nil {
+		return fmt.Errorf("%w: %v", ErrLevel, err)
+	}
+	return nil
+}
+
+// establish runs the layers above the data channel: inner TLS 1.3 (enhanced
+// and quantum levels), the handshake bound to both blobs, both DTLS
+// fingerprints and the TLS exporter, admission of the peer, the ratchet, and
+// finally the session.
+func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversation, err error) {
+	pump := newConnPump(conn)
+	var mc MessageConn = pump
+	defer func() {
+		if err != nil {
+			mc.Close()
+		}
+	}()
+	localApp, err := cfg.blobInfo()
+	if err != nil {
+		return nil, err
+	}
+	localInfo, _ := handshake.ParseBlobInfo(localApp)
+	peerInfo, err := handshake.ParseBlobInfo(conn.RemoteApp())
+	if err != nil {
+		return nil, fmt.Errorf("chat: peer blob: %w", err)
+	}
+	level, err := handshake.NegotiateLevel(localInfo, peerInfo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLevel, err)
+	}
+	var exporter []byte
+	tlsDesc := ""
+	if level >= handshake.LevelEnhanced {
+		tc, err := wrapTLS(ctx, pump, conn.IsOfferer())
+		if err != nil {
+			return nil, err
+		}
+		mc = tc
+		exporter = tc.info.Exporter
+		tlsDesc = tc.info.String()
+	}
+	role := handshake.Responder
+	if conn.IsOfferer() {
+		role = handshake.Initiator
+	}
+	lfp, rfp := conn.LocalFingerprint(), conn.RemoteFingerprint()
+	res, err := handshake.Run(ctx, handshake.Config{
+		Role:                 role,
+		Signer:               cfg.Signer,
+		LocalBlob:            conn.LocalBlob(),
+		PeerBlob:             conn.RemoteBlob(),
+		LocalInfo:            localApp,
+		PeerInfo:             conn.RemoteApp(),
+		LocalDTLSFingerprint: lfp[:],
+		PeerDTLSFingerprint:  rfp[:],
+		Exporter:             exporter,
+		PinnedPeer:           cfg.PinnedPeer,
+	}, mc)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Destroy()
+	info := Info{
+		PeerFingerprint: formatFingerprint(res.Peer),
+		SafetyNumber:    handshake.SafetyNumber(cfg.Signer.Public(), res.Peer),
+		SessionCode:     res.SessionCode(),
+		Level:           res.Level.String(),
+		Path:            conn.Path().String(),
+		DTLS:            fmt.Sprintf("DTLS 1.2, local %s, peer %s", shortHex(lfp[:]), shortHex(rfp[:])),
+		TLS:             tlsDesc,
+		Ratchet:         "Double Ratchet (X25519, header encryption)",
+	}
+	var store Store
+	var verify func() error
+	if cfg.Contacts != nil {
+		name, first, verified, err := cfg.Contacts.Admit(res.Peer)
+		if err != nil {
+			return nil, err
+		}
+		info.PeerName, info.FirstContact, info.Verified = name, first, verified
+		if store, err = cfg.Contacts.Store(res.Peer); err != nil {
+			return nil, err
+		}
+		peer := res.Peer
+		verify = func() error { return cfg.Contacts.MarkVerified(peer) }
+	}
+	rcfg := ratchet.Config{PQ: res.PQRatchet()}
+	if rcfg.PQ {
+		info.Ratchet = "Double Ratchet (X25519, header encryption) + ML-KEM-1024 ratchet"
+	}
+	var rs *ratchet.Session
+	if role == handshake.Initiator {
+		rs, err = ratchet.NewInitiator(rcfg, res.SessionSecret, res.AD, res.ResponderRatchetPublic)
+	} else {
+		rs, err = ratchet.NewResponder(rcfg, res.SessionSecret, res.AD, res.ResponderRatchetPrivate)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chat: starting the ratchet: %w", err)
+	}
+	s, err := NewSession(&closeBoth{MessageConn: mc, extra: rs.Close}, rs, store)
+	if err != nil {
+		rs.Close()
+		return nil, err
+	}
+	s.Start()
+	return &Conversation{Session: s, info: info, verifyFn: verify}, nil
+}
+
+// closeBoth closes the transport and then wipes the ratchet.
+type closeBoth struct {
+	MessageConn
+	extra func() error
+}
+
+func (c *closeBoth) Close() error {
+	err := c.MessageConn.Close()
+	c.extra()
+	return err
+}
+
+func formatFingerprint(p *handshake.PublicIdentity) string {
+	fp := p.Fingerprint()
+	h := strings.ToUpper(hex.EncodeToString(fp[:]))
+	var groups []string
+	for i := 0; i < len(h); i += 4 {
+		groups = append(groups, h[i:min(i+4, len(h))])
+	}
+	return strings.Join(groups, " ")
+}
+
+func shortHex(b []byte) string {
+	h := hex.EncodeToString(b)
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
+
+// connPump gives an rtc.Conn a context-aware Recv: one goroutine reads the
+// connection and hands each message over, so a Recv abandoned by its context
+// never loses a message.
+type connPump struct {
+	c    *rtc.Conn
+	msgs chan []byte
+	err  error
+	done chan struct{} // closed when the connection failed (err is set)
+	stop chan struct{} // closed by Close
+	once sync.Once
+}
+
+func newConnPump(c *rtc.Conn) *connPump {
+	p := &connPump{c: c, msgs: make(chan []byte), done: make(chan struct{}), stop: make(chan struct{})}
+	go func() {
+		for {
+			m, err := c.Recv()
+			if err != nil {
+				p.err = err
+				close(p.done)
+				return
+			}
+			select {
+			case p.msgs <- m:
+			case <-p.stop:
+				return
+			}
+		}
+	}()
+	return p
+}
+
+func (p *connPump) Send(m []byte) error { return p.c.Send(m) }
+
+func (p *connPump) Recv(ctx context.Context) ([]byte, error) {
+	select {
+	case m := <-p.msgs:
+		return m, nil
+	case <-p.done:
+		return nil, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *connPump) Close() error {
+	p.once.Do(func() { close(p.stop) })
+	return p.c.Close()
+}
