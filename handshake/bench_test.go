@@ -1,0 +1,97 @@
+package handshake
+
+import (
+	"testing"
+	"time"
+)
+
+// timedRun runs one handshake in lock step and returns the CPU time spent in
+// each side's own calls (New, Start/Handle) and the bytes on the wire.
+func timedRun(b *testing.B, p *testPair) (ti, tr time.Duration, wire int) {
+	t0 := time.Now()
+	hi, err := New(p.ca)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := hi.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ti += time.Since(t0)
+	t0 = time.Now()
+	hr, err := New(p.cb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, _, err := hr.Handle(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr += time.Since(t0)
+	t0 = time.Now()
+	fin, _, err := hi.Handle(resp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ti += time.Since(t0)
+	t0 = time.Now()
+	conf, _, err := hr.Handle(fin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr += time.Since(t0)
+	t0 = time.Now()
+	if _, done, err := hi.Handle(conf); err != nil || !done {
+		b.Fatal(err)
+	}
+	ti += time.Since(t0)
+	r, _ := hi.Result()
+	return ti, tr, r.WireBytes
+}
+
+// BenchmarkHandshake reports, per level, the CPU time of each side of a whole
+// handshake and the bytes on the wire (both directions, all four messages).
+func BenchmarkHandshake(b *testing.B) {
+	for _, level := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
+		b.Run(level.String(), func(b *testing.B) {
+			p := newTestPair(b, level, "bench")
+			var ti, tr time.Duration
+			var wire int
+			b.ResetTimer()
+			for b.Loop() {
+				i, r, w := timedRun(b, p)
+				ti, tr, wire = ti+i, tr+r, wire+w
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(ti.Microseconds())/n, "initiator-µs/op")
+			b.ReportMetric(float64(tr.Microseconds())/n, "responder-µs/op")
+			b.ReportMetric(float64(wire)/n, "wire-B/op")
+		})
+	}
+}
+
+// BenchmarkHandshakeRatio runs the three levels interleaved in one loop and
+// reports the CPU time and wire bytes of enhanced and quantum as ratios to
+// the standard level (X25519 + Ed25519 only) measured in the same run.
+func BenchmarkHandshakeRatio(b *testing.B) {
+	pairs := map[Level]*testPair{}
+	for _, l := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
+		pairs[l] = newTestPair(b, l, "bench-ratio")
+	}
+	cpu := map[Level]time.Duration{}
+	wire := map[Level]int{}
+	b.ResetTimer()
+	for b.Loop() {
+		for l, p := range pairs {
+			i, r, w := timedRun(b, p)
+			cpu[l] += i + r
+			wire[l] += w
+		}
+	}
+	base, baseWire := float64(cpu[LevelStandard]), float64(wire[LevelStandard])
+	b.ReportMetric(float64(cpu[LevelStandard].Microseconds())/float64(b.N)/2, "standard-µs/side")
+	b.ReportMetric(float64(cpu[LevelEnhanced])/base, "enhanced/standard-cpu")
+	b.ReportMetric(float64(cpu[LevelQuantum])/base, "quantum/standard-cpu")
+	b.ReportMetric(float64(wire[LevelEnhanced])/baseWire, "enhanced/standard-wire")
+	b.ReportMetric(float64(wire[LevelQuantum])/baseWire, "quantum/standard-wire")
+}
