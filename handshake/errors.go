@@ -16,6 +16,7 @@ var (
 	ErrPinMismatch       = errors.New("handshake: peer identity differs from the pinned identity of this contact")
 	ErrTranscript        = errors.New("handshake: message belongs to a different handshake transcript (replayed or out of session)")
 	ErrKeyConfirmation   = errors.New("handshake: key confirmation failed")
+	ErrNonceCommitment   = errors.New("handshake: responder nonce does not open its commitment")
 	ErrMLKEMKey          = errors.New("handshake: invalid ML-KEM-1024 encapsulation key")
 	ErrMLKEMCiphertext   = errors.New("handshake: invalid ML-KEM-1024 ciphertext")
 	ErrTimeout           = errors.New("handshake: timed out")

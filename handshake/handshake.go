@@ -64,6 +64,7 @@ const (
 	labelResponderMAC   = "rtcchat hs v1 responder confirm"
 	labelSessionSecret  = "rtcchat hs v1 session secret"
 	labelSessionCode    = "rtcchat session code v1\x00"
+	labelNonce          = "rtcchat hs v1 responder nonce\x00"
 	maxBlobLen          = 1024
 	maxFingerprintLen   = 64
 	maxExporterLen      = 64
@@ -163,6 +164,8 @@ type Handshake struct {
 	eph      *ecdh.PrivateKey
 	kem      *mlkem.DecapsulationKey1024
 	ratchet  *ecdh.PrivateKey // responder
+	nonce    []byte           // responder: N_R, committed to in Response
+	nonceCmt [hashSize]byte   // initiator: the commitment received in Response
 	peer     *PublicIdentity
 	peerEph  []byte
 	peerRat  []byte
@@ -436,6 +439,7 @@ func (h *Handshake) wipe() {
 	clear(h.ssToInit)
 	clear(h.ssToResp)
 	clear(h.prk)
+	clear(h.nonce)
 	h.eph, h.kem, h.ratchet = nil, nil, nil
 }
 
@@ -478,6 +482,9 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.nonce, err = h.randBytes(nonceSize); err != nil {
+		return nil, err
+	}
 	// X3DH-style exchanges (PROTOCOL.md §2.5):
 	// DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R), DH3 = DH(EK_I, EK_R).
 	dh1, err := x25519(h.eph, h.peer.xpub)
@@ -498,6 +505,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		identity:  h.self.Bytes(),
 		ephemeral: h.eph.PublicKey().Bytes(),
 		ratchet:   h.ratchet.PublicKey().Bytes(),
+		nonceCmt:  nonceCommitment(h.nonce),
 	}
 	copy(r.prevHash[:], h.transcriptHash())
 	if h.peerKEM != nil {
@@ -547,7 +555,7 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	if bytes.Equal(m.ephemeral, h.eph.PublicKey().Bytes()) {
 		return nil, ErrReflection
 	}
-	h.peerEph, h.peerRat = m.ephemeral, m.ratchet
+	h.peerEph, h.peerRat, h.nonceCmt = m.ephemeral, m.ratchet, m.nonceCmt
 	if _, err := ecdh.X25519().NewPublicKey(h.peerRat); err != nil {
 		return nil, fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
 	}
@@ -647,14 +655,17 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 	}
 	h.transcript = append(h.transcript, b...)
 	c := &confirmMsg{}
-	th4 := h.transcriptHash()
-	copy(c.prevHash[:], th4)
-	copy(c.mac[:], h.mac(labelResponderMAC, th4))
-	h.finish(th4)
+	copy(c.prevHash[:], h.transcriptHash())
+	copy(c.nonce[:], h.nonce)
+	maced := c.marshalMACed()
+	copy(c.mac[:], h.mac(labelResponderMAC, h.transcriptHash(maced)))
+	out := c.marshal()
+	h.transcript = append(h.transcript, out...)
+	h.finish()
 	h.result.ResponderRatchetPrivate = h.ratchet
 	h.result.ResponderRatchetPublic = h.ratchet.PublicKey()
 	h.wipe()
-	return c.marshal(), nil
+	return out, nil
 }
 
 // handleConfirm is the initiator's last step.
@@ -663,14 +674,18 @@ func (h *Handshake) handleConfirm(b []byte) error {
 	if err != nil {
 		return err
 	}
-	th4 := h.transcriptHash()
-	if subtle.ConstantTimeCompare(m.prevHash[:], th4) != 1 {
+	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
 		return fmt.Errorf("%w: Confirm does not follow our Finish", ErrTranscript)
 	}
-	if !hmac.Equal(h.mac(labelResponderMAC, th4), m.mac[:]) {
+	if !hmac.Equal(h.mac(labelResponderMAC, h.transcriptHash(b[:m.macLen])), m.mac[:]) {
 		return ErrKeyConfirmation
 	}
-	h.finish(th4)
+	cmt := nonceCommitment(m.nonce[:])
+	if subtle.ConstantTimeCompare(cmt[:], h.nonceCmt[:]) != 1 {
+		return ErrNonceCommitment
+	}
+	h.transcript = append(h.transcript, b...)
+	h.finish()
 	pub, err := ecdh.X25519().NewPublicKey(h.peerRat)
 	if err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
@@ -680,10 +695,23 @@ func (h *Handshake) handleConfirm(b []byte) error {
 	return nil
 }
 
-func (h *Handshake) finish(th4 []byte) {
+// nonceCommitment is SHA-256(labelNonce || N_R) (PROTOCOL.md §3.3).
+func nonceCommitment(n []byte) (c [hashSize]byte) {
+	d := sha256.New()
+	d.Write([]byte(labelNonce))
+	d.Write(n)
+	d.Sum(c[:0])
+	return c
+}
+
+// finish computes the outputs from the complete transcript (all four
+// messages): TranscriptHash = th5, SessionSecret = HKDF-Expand(PRK,
+// labelSessionSecret || 0x00 || th5, 64).
+func (h *Handshake) finish() {
+	th5 := h.transcriptHash()
 	r := &Result{Role: h.cfg.Role, Level: h.level, Peer: h.peer}
-	copy(r.TranscriptHash[:], th4)
-	r.AD = append([]byte(nil), th4...)
-	r.SessionSecret = h.expand(labelSessionSecret, th4, SessionSecretSize)
+	copy(r.TranscriptHash[:], th5)
+	r.AD = append([]byte(nil), th5...)
+	r.SessionSecret = h.expand(labelSessionSecret, th5, SessionSecretSize)
 	h.result = r
 }

@@ -35,6 +35,7 @@ const (
 	kemCTSize    = mlkem.CiphertextSize1024
 	headerLen    = 2
 	falconLenLen = 2
+	nonceSize    = 32
 )
 
 // initMsg is TypeInit: level || blobs hash || binding hash || identity ||
@@ -49,7 +50,7 @@ type initMsg struct {
 }
 
 // responseMsg is TypeResponse: level || previous transcript hash || identity
-// || ephemeral X25519 || ratchet X25519 || [ML-KEM-1024 encapsulation key ||
+// || ephemeral X25519 || ratchet X25519 || nonce commitment || [ML-KEM-1024 encapsulation key ||
 // ML-KEM-1024 ciphertext to the initiator's key, level ≥ enhanced] ||
 // Ed25519 signature || [FALCON-1024 signature, level = quantum].
 type responseMsg struct {
@@ -58,6 +59,7 @@ type responseMsg struct {
 	identity  []byte
 	ephemeral []byte
 	ratchet   []byte
+	nonceCmt  [hashSize]byte // SHA-256(labelNonce || N_R), revealed in Confirm
 	kemKey    []byte
 	kemCT     []byte
 	edSig     []byte
@@ -78,10 +80,13 @@ type finishMsg struct {
 	macLen    int // length of the prefix covered by the MAC
 }
 
-// confirmMsg is TypeConfirm: previous transcript hash || MAC.
+// confirmMsg is TypeConfirm: previous transcript hash || responder nonce N_R
+// (opening the commitment in Response) || MAC.
 type confirmMsg struct {
 	prevHash [hashSize]byte
+	nonce    [nonceSize]byte
 	mac      [macSize]byte
+	macLen   int
 }
 
 // Abort codes (docs/PROTOCOL.md §2.4). They tell the peer why the handshake
@@ -123,6 +128,7 @@ func (m *responseMsg) marshalSigned() []byte {
 	b = append(b, m.identity...)
 	b = append(b, m.ephemeral...)
 	b = append(b, m.ratchet...)
+	b = append(b, m.nonceCmt[:]...)
 	b = append(b, m.kemKey...)
 	return append(b, m.kemCT...)
 }
@@ -149,11 +155,13 @@ func (m *finishMsg) marshalMACed(level Level) []byte {
 	return b
 }
 
-func (m *confirmMsg) marshal() []byte {
+func (m *confirmMsg) marshalMACed() []byte {
 	b := header(TypeConfirm)
 	b = append(b, m.prevHash[:]...)
-	return append(b, m.mac[:]...)
+	return append(b, m.nonce[:]...)
 }
+
+func (m *confirmMsg) marshal() []byte { return append(m.marshalMACed(), m.mac[:]...) }
 
 func abortMessage(code byte) []byte { return []byte{Version, TypeAbort, code} }
 
@@ -298,6 +306,7 @@ func parseResponse(b []byte, level Level) (*responseMsg, error) {
 	m.identity = r.take(PublicIdentitySize)
 	m.ephemeral = r.take(x25519Size)
 	m.ratchet = r.take(x25519Size)
+	r.hash(&m.nonceCmt)
 	if level >= LevelEnhanced {
 		m.kemKey = r.take(kemEKSize)
 		m.kemCT = r.take(kemCTSize)
@@ -341,6 +350,8 @@ func parseConfirm(b []byte) (*confirmMsg, error) {
 	r := &reader{b: b, off: headerLen}
 	m := &confirmMsg{}
 	r.hash(&m.prevHash)
+	copy(m.nonce[:], r.take(nonceSize))
+	m.macLen = r.off
 	copy(m.mac[:], r.take(macSize))
 	return m, r.done("Confirm")
 }

@@ -107,6 +107,19 @@ func TestSignatureFailures(t *testing.T) {
 	}
 }
 
+// A responder that changes its nonce after committing to it (to grind the
+// session code) is caught even though its MAC is right.
+func TestNonceCommitment(t *testing.T) {
+	p := newTestPair(t, LevelStandard, "nonce")
+	d := newDriver(t, p.ca, p.cb)
+	expectFail(t, d, func(i int, m []byte) []byte {
+		if i == mFinish {
+			d.hr.nonce[0] ^= 1 // before the responder builds Confirm
+		}
+		return m
+	}, Initiator, ErrNonceCommitment)
+}
+
 func TestCommitmentAndPin(t *testing.T) {
 	p := newTestPair(t, LevelEnhanced, "commit")
 	impostor := testIdentity(t, 3)

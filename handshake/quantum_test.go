@@ -106,9 +106,10 @@ func attackerKey(t *testing.T, leak *classicalLeak, level Level, kem []byte) []b
 	h.Write(leak.msgs[mFinish][:fi.signedLen])
 	th3 := h.Sum(nil)
 	h.Write(leak.msgs[mFinish][fi.signedLen:])
-	th4 := h.Sum(nil)
+	h.Write(leak.msgs[mConfirm])
+	th5 := h.Sum(nil)
 	prk, _ := hkdf.Extract(sha256.New, ikm, th3)
-	out, _ := hkdf.Expand(sha256.New, prk, labelSessionSecret+"\x00"+string(th4), SessionSecretSize)
+	out, _ := hkdf.Expand(sha256.New, prk, labelSessionSecret+"\x00"+string(th5), SessionSecretSize)
 	return out
 }
 

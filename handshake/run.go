@@ -107,6 +107,7 @@ func abortCode(err error) byte {
 		{ErrFalconMissing, AbortSignature},
 		{ErrTranscript, AbortTranscript},
 		{ErrKeyConfirmation, AbortConfirmation},
+		{ErrNonceCommitment, AbortConfirmation},
 		{ErrMessageFormat, AbortFormat},
 		{ErrMessageTooLarge, AbortFormat},
 		{ErrMessageVersion, AbortFormat},

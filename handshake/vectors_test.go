@@ -102,7 +102,7 @@ func TestVectors(t *testing.T) {
 		"\"rtcchat test randomness\\x00\" || <side>_random_label, in this order. Initiator: ephemeral X25519 secret (32), " +
 		"ML-KEM-1024 seed d||z (64, level >= enhanced), ML-KEM encapsulation message m (32, level >= enhanced), " +
 		"then FALCON-1024 signing (level quantum) reads nonce and sampler seed as falcon.Sign does. " +
-		"Responder: ephemeral X25519 secret (32), ML-KEM-1024 seed (64, level >= enhanced), ratchet X25519 secret (32), " +
+		"Responder: ephemeral X25519 secret (32), ML-KEM-1024 seed (64, level >= enhanced), ratchet X25519 secret (32), nonce N_R (32), " +
 		"encapsulation message m (32, level >= enhanced), then FALCON-1024 signing."
 	for _, l := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
 		got.Vectors = append(got.Vectors, makeVector(t, l))
