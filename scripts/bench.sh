@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 go test -run '^$' -bench . -benchmem -benchtime ${BENCHTIME:-1s} ./... 2>&1 | tee /tmp/rtcchat-bench.txt
 # FALCON-1024 against liboqs-js and noble, side by side (handshake/falcon, issue 3).
 scripts/falcon-compare.sh
+# Double Ratchet + ML-KEM ratchet against libsignal 0.103 (Node), side by side (ratchet, issue 5).
+scripts/ratchet-libsignal-bench.sh
