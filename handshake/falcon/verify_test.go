@@ -96,8 +96,10 @@ func TestVerifyEdgeCases(t *testing.T) {
 
 // TestVerifyBitFlips: flipping any single bit of the message, the signature
 // or the public key makes verification fail (or, for the key, decoding).
-// Every bit of the message and signature is tried for KAT record 0; otherwise
-// 400 positions per kind, including every bit of the first and last bytes.
+// For KAT record 0: every message bit, every bit of the signature's header,
+// nonce and first and last 16 bytes of s2, and 1000 random signature bits;
+// otherwise 400 positions per kind, including every bit of the first and last
+// bytes.
 func TestVerifyBitFlips(t *testing.T) {
 	recs := loadKAT(t)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -113,9 +115,23 @@ func TestVerifyBitFlips(t *testing.T) {
 		positions := func(nbytes int, exhaustive bool) []int {
 			var ps []int
 			if exhaustive && ri == 0 && !testing.Short() {
-				// Record 0: every bit position.
-				for p := 0; p < nbytes*8; p++ {
+				// Record 0, message: every bit. Signature: every bit of the
+				// header, the nonce and the first and last 16 bytes of s2,
+				// then 1000 random positions.
+				if nbytes < 1+NonceSize+32 {
+					for p := 0; p < nbytes*8; p++ {
+						ps = append(ps, p)
+					}
+					return ps
+				}
+				for p := 0; p < (1+NonceSize+16)*8; p++ {
 					ps = append(ps, p)
+				}
+				for p := (nbytes - 16) * 8; p < nbytes*8; p++ {
+					ps = append(ps, p)
+				}
+				for range 1000 {
+					ps = append(ps, rng.IntN(nbytes*8))
 				}
 				return ps
 			}
