@@ -33,10 +33,61 @@
 //     Then ‖(s1, s2)‖² ≤ ⌊β²⌋ = 70265242 is checked with integers only
 //     (spec §3.10, Alg. 16).
 //
+// # Signing: floating point and timing
+//
+// Signing (spec §3.9, Alg. 10) needs the FFT, the Falcon tree (ffLDL, Alg. 9)
+// and fast Fourier sampling (Alg. 11) over the reals. This package uses the
+// hardware's float64 rather than an integer emulation of floating point as
+// the round-3 reference does. The choice and its reasons:
+//
+//   - Go's float64 is IEEE-754 binary64 with round-to-nearest-even on every
+//     platform Go supports, so +, −, ×, ÷ and √ return the same correctly
+//     rounded results as the reference's emulation. We keep the reference
+//     algorithms' order of operations: the same twiddle factors (correctly
+//     rounded, see fft.go), the same butterflies, complex product and division
+//     formulas, LDL* and split/merge formulas, and the same constants (as bit
+//     patterns). The results are therefore bit-identical across platforms and
+//     with the reference: signing with the KAT's randomness reproduces all 100
+//     KAT signatures byte for byte (TestSignKAT). Native float64 is also many
+//     times faster than emulation.
+//   - The Go specification ("Floating-point operators") lets a compiler fuse
+//     x*y + z into one fused multiply-add with a single rounding, which gc does
+//     on arm64, ppc64le, s390x, riscv64 and amd64 with GOAMD64=v3. A fused
+//     result differs in the last bit, so every product that feeds an addition
+//     or subtraction is wrapped in an explicit float64() conversion, which
+//     forbids the fusion. No compensated or reassociated arithmetic is used.
+//   - No branch and no memory index depends on secret data in the FFT, the
+//     tree, ffSampling and SamplerZ: the transforms' control flow depends
+//     only on the length; BaseSampler (Alg. 12) compares the 72-bit draw
+//     with all 18 table entries using subtraction borrows; signs, min(s, 63)
+//     and the selection in rounding use masks; ⌊x⌋ and rounding use integer
+//     conversion (a single instruction) and bit masks (floorCT, rintCT) rather
+//     than math.Floor and math.RoundToEven, which branch on the exponent;
+//     ApproxExp (Alg. 13) is integer arithmetic with bits.Mul64.
+//   - Per signature only additions, subtractions, multiplications and
+//     conversions touch secret values. Division and square root, whose
+//     latency depends on the operands on some (mostly older) processors, are
+//     used only when the key is expanded (LDL* and the leaves' √), once per
+//     key. Subnormal numbers do not arise.
+//   - What stays variable, as in the specification: the number of rejection
+//     rounds in SamplerZ (its acceptance rate ccs·exp(..) is scaled so that it
+//     does not depend on σ'), BerExp's comparison loop, which stops at the
+//     first uniform byte that differs (Alg. 14), the rare restarts of the
+//     signing loop, and the compression of s2, which is public.
+//
+// The expanded key (the basis B = [[g, −f], [G, −F]] in FFT form and the
+// tree, about 120 KB) is computed once per private key on first use, safely
+// for concurrent Sign calls, and Destroy wipes it. Sign reads the 40-byte
+// nonce and then the 48-byte sampler seed from its io.Reader in two reads
+// (crypto/rand.Reader if nil); the seed feeds SHAKE256, which reseeds the
+// reference's ChaCha20-based sampler PRNG with 56 bytes per attempt
+// (prng.go). A deterministic reader therefore gives a deterministic
+// signature: that is how the KAT test drives it.
+//
 // Package layout (each part has its own files):
 //   - falcon.go: the public API and key types.
-//   - encode.go, ntt.go, hash.go, verify.go, wipe.go: encodings, arithmetic mod q,
-//     HashToPoint, Verify, wiping.
+//   - encode.go, ntt.go, hash.go, verify.go: encodings, arithmetic mod q,
+//     HashToPoint, Verify.
 //   - fft.go, tree.go, sampler.go, prng.go, sign.go: FFT, the LDL tree, SamplerZ, signing.
 //   - keygen.go, ntru.go: key generation and the NTRU equation solver.
 package falcon
@@ -130,9 +181,9 @@ func (pk *PublicKey) Equal(other *PublicKey) bool { return other != nil && pk.h 
 // Decoding is strict: any non-canonical signature is rejected.
 func Verify(pk *PublicKey, msg, sig []byte) bool { return pk != nil && verify(pk, msg, sig) }
 
-// Destroy overwrites the private key's secret polynomials f, g, F, G and drops
-// the expanded signing key (the FFT basis and LDL tree), wiping it first where
-// the signing code provides a wipe. Afterwards sk must not be used.
+// Destroy overwrites the private key's secret polynomials f, g, F, G and the
+// expanded signing key (the FFT basis and LDL tree), then drops the latter.
+// Afterwards sk must not be used; Destroy must not run concurrently with Sign.
 //
 // This is as far as Go allows: the garbage collector may have copied the key
 // before (stack growth, escaping temporaries), and those copies are not
@@ -145,8 +196,11 @@ func (sk *PrivateKey) Destroy() {
 	clear(sk.g[:])
 	clear(sk.F[:])
 	clear(sk.G[:])
-	if sk.expanded != nil {
-		wipeExpanded(sk.expanded)
-		sk.expanded = nil
+	expandMu.Lock()
+	e := sk.expanded
+	sk.expanded = nil
+	expandMu.Unlock()
+	if e != nil {
+		e.wipe()
 	}
 }
