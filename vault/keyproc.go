@@ -342,8 +342,12 @@ var _ handshake.Signer = (*KeyProcess)(nil)
 // StartKeyProcess starts the key process, unlocks the identity in it
 // (creating it first if opts.Create and there is none) and gives this vault
 // the storage key for SaveSealed/LoadSealed. New identities are sealed with
-// the OS keyring when this vault has one.
+// the OS keyring when this vault has one. It also hardens the calling
+// process (HardenProcess).
 func (v *Vault) StartKeyProcess(opts KeyProcessOptions) (*KeyProcess, error) {
+	// The chat process holds the storage key and, briefly, the passphrase:
+	// no core dumps of it either.
+	HardenProcess()
 	argv := opts.Command
 	if len(argv) == 0 {
 		exe, err := os.Executable()

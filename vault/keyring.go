@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	gokeyring "github.com/zalando/go-keyring"
@@ -74,6 +75,23 @@ func (systemKeyring) Delete(service, user string) error {
 	return err
 }
 
+// NoKeyringEnv, when set to a non-empty value, makes AvailableKeyring report
+// no keyring: new identities are then sealed with a passphrase.
+const NoKeyringEnv = "RTCCHAT_NO_KEYRING"
+
+// AvailableKeyring returns the OS keyring when it works (ProbeKeyring), or
+// nil and the reason it cannot be used.
+func AvailableKeyring() (Keyring, error) {
+	if os.Getenv(NoKeyringEnv) != "" {
+		return nil, fmt.Errorf("%w: disabled by %s", ErrNoKeyring, NoKeyringEnv)
+	}
+	k := SystemKeyring()
+	if err := ProbeKeyring(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // ProbeKeyring checks that k can store, return and delete an entry. It
 // returns nil when the keyring is usable, or an error that says why not.
 func ProbeKeyring(k Keyring) error {
@@ -135,7 +153,10 @@ func keyringLoadKey(k Keyring, id [keyIDSize]byte) (*secret, error) {
 		return nil, fmt.Errorf("the OS keyring entry %q holds %d characters, not a 256-bit key", keyringAccount(id), len(enc))
 	}
 	key := newSecret(32)
-	if _, err := hex.Decode(key.Bytes(), []byte(enc)); err != nil {
+	tmp := []byte(enc)
+	_, err = hex.Decode(key.Bytes(), tmp)
+	wipe(tmp)
+	if err != nil {
 		key.Destroy()
 		return nil, fmt.Errorf("the OS keyring entry %q is not a hex key", keyringAccount(id))
 	}

@@ -60,7 +60,7 @@ func assertNoSecrets(t *testing.T, home string, secrets ...[]byte) {
 		}
 		return nil
 	})
-	if files < 4 {
+	if files < 3 {
 		t.Fatalf("only %d files searched", files)
 	}
 }
