@@ -2,10 +2,8 @@ package ratchet
 
 import (
 	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
-	"hash"
 )
 
 // KDF labels (docs/PROTOCOL.md §4.2). Every HKDF call in this package uses
@@ -104,18 +102,30 @@ func kdfRK(rk *[keySize]byte, dhOut, kemSecret []byte) (newRK, ck, nhk [keySize]
 }
 
 // kdfCK is KDF_CK (spec §7): message key = HMAC-SHA256(ck, 0x01), next chain
-// key = HMAC-SHA256(ck, 0x02).
+// key = HMAC-SHA256(ck, 0x02). HMAC (RFC 2104) is spelled out on stack
+// buffers for a 32-byte key and a one-byte message, so the hot path does
+// not allocate; TestChainKDFVector and TestKDFCKMatchesHMAC check it.
 func kdfCK(ck *[keySize]byte) (mk, next [keySize]byte) {
-	m := hmac.New(sha256.New, ck[:])
-	hmacByte(m, ckMessageKeyByte, mk[:0])
-	m.Reset()
-	hmacByte(m, ckChainKeyByte, next[:0])
+	var inner [sha256.BlockSize + 1]byte            // (K ^ ipad) ‖ msg
+	var outer [sha256.BlockSize + sha256.Size]byte // (K ^ opad) ‖ H(inner)
+	for i := range sha256.BlockSize {
+		var k byte
+		if i < keySize {
+			k = ck[i]
+		}
+		inner[i] = k ^ 0x36
+		outer[i] = k ^ 0x5c
+	}
+	inner[sha256.BlockSize] = ckMessageKeyByte
+	ih := sha256.Sum256(inner[:])
+	copy(outer[sha256.BlockSize:], ih[:])
+	mk = sha256.Sum256(outer[:])
+	inner[sha256.BlockSize] = ckChainKeyByte
+	ih = sha256.Sum256(inner[:])
+	copy(outer[sha256.BlockSize:], ih[:])
+	next = sha256.Sum256(outer[:])
+	clear(inner[:])
+	clear(outer[:])
+	clear(ih[:])
 	return mk, next
-}
-
-func hmacByte(m hash.Hash, b byte, out []byte) {
-	var in [1]byte
-	in[0] = b
-	m.Write(in[:])
-	m.Sum(out)
 }

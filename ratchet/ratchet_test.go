@@ -426,6 +426,9 @@ func TestPadding(t *testing.T) {
 			t.Errorf("paddedLen(%d) = %d, want %d", tc.n, got, tc.want)
 		}
 	}
+	if got := 1 + nonceSize + longHeaderSize + tagSize + paddedLen(MaxPlaintextSize) + tagSize; got != MaxMessageSize {
+		t.Errorf("MaxMessageSize = %d, want %d", MaxMessageSize, got)
+	}
 	for n := range 5000 {
 		p := bytes.Repeat([]byte{0xaa}, n)
 		padded := pad(nil, p)

@@ -48,8 +48,10 @@ const (
 	minPadded = 32
 )
 
-// MaxMessageSize is the largest message Encrypt produces and Decrypt accepts.
-var MaxMessageSize = 1 + nonceSize + longHeaderSize + tagSize + paddedLen(MaxPlaintextSize) + tagSize
+// MaxMessageSize is the largest message Encrypt produces and Decrypt
+// accepts: a long header and MaxPlaintextSize padded (Padmé rounds 2^20+1
+// up to 2^20+2^15; TestPadding checks it).
+const MaxMessageSize = 1 + nonceSize + longHeaderSize + tagSize + (MaxPlaintextSize + 1<<15) + tagSize
 
 // Overhead returns the number of bytes a message of plaintextLen bytes grows
 // by on the wire when its header carries no KEM object (KEMObjectSize+4 more

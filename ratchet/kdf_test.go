@@ -1,0 +1,29 @@
+package ratchet
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+)
+
+// TestKDFCKMatchesHMAC checks the hand-rolled HMAC of kdfCK against
+// crypto/hmac on random chain keys.
+func TestKDFCKMatchesHMAC(t *testing.T) {
+	for range 200 {
+		var ck [keySize]byte
+		rand.Read(ck[:])
+		mk, next := kdfCK(&ck)
+		m := hmac.New(sha256.New, ck[:])
+		m.Write([]byte{0x01})
+		if !bytes.Equal(mk[:], m.Sum(nil)) {
+			t.Fatalf("message key mismatch for ck %x", ck)
+		}
+		m = hmac.New(sha256.New, ck[:])
+		m.Write([]byte{0x02})
+		if !bytes.Equal(next[:], m.Sum(nil)) {
+			t.Fatalf("next chain key mismatch for ck %x", ck)
+		}
+	}
+}
