@@ -106,7 +106,7 @@ func kdfRK(rk *[keySize]byte, dhOut, kemSecret []byte) (newRK, ck, nhk [keySize]
 // buffers for a 32-byte key and a one-byte message, so the hot path does
 // not allocate; TestChainKDFVector and TestKDFCKMatchesHMAC check it.
 func kdfCK(ck *[keySize]byte) (mk, next [keySize]byte) {
-	var inner [sha256.BlockSize + 1]byte            // (K ^ ipad) ‖ msg
+	var inner [sha256.BlockSize + 1]byte           // (K ^ ipad) ‖ msg
 	var outer [sha256.BlockSize + sha256.Size]byte // (K ^ opad) ‖ H(inner)
 	for i := range sha256.BlockSize {
 		var k byte
