@@ -13,6 +13,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+const closeFlush = 2 * time.Second
+
 // Path is the candidate pair ICE selected.
 type Path struct {
 	Local, Remote Candidate
@@ -148,8 +150,18 @@ func (c *Conn) Recv() ([]byte, error) {
 	return append([]byte(nil), c.rbuf[:n]...), nil
 }
 
-// Close closes the channel and the peer connection.
+// Close closes the channel and the peer connection. It first waits (up to
+// closeFlush) until the peer has acknowledged every message sent, so that
+// the last messages are not lost.
 func (c *Conn) Close() error {
+	deadline := time.Now().Add(closeFlush)
+	for c.p.dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			deadline = time.Now()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	c.finish(StateClosed, nil, false)
 	return nil
 }

@@ -324,3 +324,24 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("65-byte app: %v", err)
 	}
 }
+
+func TestParseTURN(t *testing.T) {
+	for _, tc := range []struct {
+		in, user, pass string
+		want           TURNServer
+		ok             bool
+	}{
+		{"turn:alice:s3cret@relay.example:3478?transport=udp", "", "", TURNServer{"turn:relay.example:3478?transport=udp", "alice", "s3cret"}, true},
+		{"turns:a%40b:p%3Aw@relay.example", "", "", TURNServer{"turns:relay.example", "a@b", "p:w"}, true},
+		{"turn:relay.example:3478", "u", "p", TURNServer{"turn:relay.example:3478", "u", "p"}, true},
+		{"turn:relay.example:3478", "", "", TURNServer{}, false},
+		{"stun:u:p@relay.example", "", "", TURNServer{}, false},
+		{"turn:nopass@relay.example", "", "", TURNServer{}, false},
+		{"turn:u:p@", "", "", TURNServer{}, false},
+	} {
+		got, err := ParseTURN(tc.in, tc.user, tc.pass)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("ParseTURN(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
