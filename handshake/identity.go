@@ -230,9 +230,7 @@ func (id *Identity) IdentityDH(peerPublic []byte) ([]byte, error) {
 func (id *Identity) Destroy() {
 	clear(id.edSeed[:])
 	clear(id.ed)
-	if d, ok := any(id.falcon).(interface{ Destroy() }); ok {
-		d.Destroy()
-	}
+	id.falcon.Destroy()
 	id.x = nil
 	id.dead = true
 }
