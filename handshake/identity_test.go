@@ -267,6 +267,23 @@ func TestGenerateIdentity(t *testing.T) {
 	if err != nil || !id2.Public().Equal(id.Public()) {
 		t.Fatal(err)
 	}
+	// The same randomness gives the same identity; other randomness another.
+	id3, err := GenerateIdentity(detRand("generate"))
+	if err != nil || !id3.Public().Equal(id.Public()) {
+		t.Fatal("GenerateIdentity is not a function of its randomness")
+	}
+	if other, err := GenerateIdentity(nil); err != nil || other.Public().Equal(id.Public()) {
+		t.Fatalf("fresh identity: %v", err)
+	}
+	// A freshly generated identity completes a quantum handshake.
+	requireFalconSign(t, id)
+	a := newPeerSetup(t, id, LevelQuantum, LevelQuantum, "generated")
+	b := newPeerSetup(t, testIdentity(t, 1), LevelQuantum, LevelQuantum, "generated")
+	ca, cb := configs(a, b)
+	ra, rb, ea, eb := runPair(t, ca, cb)
+	if ea != nil || eb != nil || !bytes.Equal(ra.SessionSecret, rb.SessionSecret) || !rb.Peer.Equal(id.Public()) {
+		t.Fatalf("handshake with a generated identity: %v / %v", ea, eb)
+	}
 }
 
 func FuzzParsePublicIdentity(f *testing.F) {
