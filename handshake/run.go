@@ -114,6 +114,8 @@ func abortCode(err error) byte {
 		{ErrUnexpectedMessage, AbortFormat},
 		{ErrMLKEMKey, AbortFormat},
 		{ErrMLKEMCiphertext, AbortFormat},
+		{ErrLowOrderPoint, AbortFormat},
+		{ErrReflection, AbortFormat},
 	} {
 		if errors.Is(err, c.err) {
 			return c.code
