@@ -68,11 +68,17 @@ const (
 	maxBlobLen          = 1024
 	maxFingerprintLen   = 64
 	maxExporterLen      = 64
-	DefaultTimeout      = 30 * time.Second
-	SessionSecretSize   = 64
-	TranscriptHashSize  = hashSize
 	kemSeedSize         = mlkem.SeedSize
 	encapsRandomnessLen = 32
+)
+
+const (
+	// DefaultTimeout bounds a whole handshake in Run when Config.Timeout is zero.
+	DefaultTimeout = 30 * time.Second
+	// SessionSecretSize is the length of Result.SessionSecret (the ratchet's secret).
+	SessionSecretSize = 64
+	// TranscriptHashSize is the length of Result.TranscriptHash.
+	TranscriptHashSize = hashSize
 )
 
 // Config describes one handshake from this side's point of view.
