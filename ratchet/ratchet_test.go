@@ -186,9 +186,9 @@ func TestLongOneWay(t *testing.T) {
 }
 
 func TestLongPingPong(t *testing.T) {
-	n := 1000
+	n := 300 // 600 ratchet steps per level
 	if testing.Short() {
-		n = 200
+		n = 100
 	}
 	for _, l := range levels {
 		t.Run(l.name, func(t *testing.T) {

@@ -73,7 +73,7 @@ func TestAuthenticHeaderViolations(t *testing.T) {
 				m = forge(t, b, c.edit) // Bob's initial chain: HKr path at Alice
 			} else {
 				mustDecrypt(t, b, mustEncrypt(t, a, "hi"), "hi") // Bob ratchets
-				m = forge(t, b, c.edit)                           // Bob's new chain: NHKr path at Alice
+				m = forge(t, b, c.edit)                          // Bob's new chain: NHKr path at Alice
 			}
 			if err := mustReject(t, a, m); !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)

@@ -205,13 +205,7 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	if ad := r.take(adLen, "AD"); ad != nil {
 		c.ad = append([]byte(nil), ad...)
 	}
-	if v := r.take(32, "DHs"); v != nil {
-		k, err := ecdh.X25519().NewPrivateKey(v)
-		if err != nil {
-			r.fail("DHs: %v", err)
-		}
-		c.dhs = k
-	}
+	dhs := r.take(32, "DHs")
 	if v := r.take(32, "DHr"); v != nil {
 		copy(c.dhr[:], v)
 	}
@@ -240,28 +234,19 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	c.sendObj = r.u8("sendObj")
 	c.nextKEMID = r.u32("nextKEMID")
 	c.lastPeer = r.u32("lastPeer")
+	// The ML-KEM keys are expanded only once the whole input has parsed
+	// (expansion is the expensive part of decoding).
+	var dkSeed, peerEK []byte
 	if flags&sfHasMyDK != 0 {
 		c.myDKID = r.u32("myDKID")
-		if v := r.take(mlkem.SeedSize, "ML-KEM seed"); v != nil {
-			dk, err := mlkem.NewDecapsulationKey1024(v)
-			if err != nil {
-				r.fail("ML-KEM key: %v", err)
-			}
-			c.myDK = dk
-		}
+		dkSeed = r.take(mlkem.SeedSize, "ML-KEM seed")
 		if r.err == nil && (c.myDKID == 0 || c.myDKID > c.nextKEMID) {
 			r.fail("ML-KEM key id %d out of range", c.myDKID)
 		}
 	}
 	if flags&sfHasPeerEK != 0 {
 		c.peerEKID = r.u32("peerEKID")
-		if v := r.take(KEMObjectSize, "peer ML-KEM key"); v != nil {
-			ek, err := mlkem.NewEncapsulationKey1024(v)
-			if err != nil {
-				r.fail("peer ML-KEM key: %v", err)
-			}
-			c.peerEK = ek
-		}
+		peerEK = r.take(KEMObjectSize, "peer ML-KEM key")
 		if r.err == nil && (c.peerEKID == 0 || c.peerEKID > c.lastPeer) {
 			r.fail("peer ML-KEM key id %d out of range", c.peerEKID)
 		}
@@ -284,7 +269,7 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 		switch c.sendObj {
 		case objNone:
 		case objEK:
-			if c.myDK == nil {
+			if dkSeed == nil {
 				r.fail("sendObj EK without a key")
 			}
 		case objCT:
@@ -332,6 +317,27 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d trailing bytes", len(r.b))
+	}
+	if r.err == nil {
+		k, err := ecdh.X25519().NewPrivateKey(dhs)
+		if err != nil {
+			r.fail("DHs: %v", err)
+		}
+		c.dhs = k
+	}
+	if r.err == nil && dkSeed != nil {
+		dk, err := mlkem.NewDecapsulationKey1024(dkSeed)
+		if err != nil {
+			r.fail("ML-KEM key: %v", err)
+		}
+		c.myDK = dk
+	}
+	if r.err == nil && peerEK != nil {
+		ek, err := mlkem.NewEncapsulationKey1024(peerEK)
+		if err != nil {
+			r.fail("peer ML-KEM key: %v", err)
+		}
+		c.peerEK = ek
 	}
 	if r.err != nil {
 		s.wipeLocked()
