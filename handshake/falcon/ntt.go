@@ -76,6 +76,12 @@ func powModQ(a, e uint32) uint32 {
 }
 
 // nttForward transforms a in place; input and output coefficients are in [0, q).
+//
+// Reduction is lazy: the product by the twiddle factor is reduced mod q, the
+// sums are not. A value entering level l (counting from 0) is below (l+1)·q,
+// and u − v is computed as u + q − v, so after the 10 levels every value is
+// below 11·q and every product stays below 11·q·q < 2^32. One final pass
+// reduces mod q.
 func nttForward(a *[n]uint32) {
 	k := 1
 	for t := n / 2; t >= 1; t >>= 1 {
@@ -84,17 +90,22 @@ func nttForward(a *[n]uint32) {
 			k++
 			lo := a[start : start+t : start+t]
 			hi := a[start+t : start+2*t : start+2*t]
+			hi = hi[:len(lo)]
 			for j := range lo {
-				v := mulModQ(hi[j], z)
+				v := hi[j] * z % q
 				u := lo[j]
-				lo[j] = addModQ(u, v)
-				hi[j] = subModQ(u, v)
+				lo[j] = u + v
+				hi[j] = u + q - v
 			}
 		}
 	}
+	for i := range a {
+		a[i] %= q
+	}
 }
 
-// nttInverse undoes nttForward in place, including the division by n.
+// nttInverse undoes nttForward in place, including the division by n; input
+// and output coefficients are in [0, q).
 func nttInverse(a *[n]uint32) {
 	k := n - 1
 	for t := 1; t < n; t <<= 1 {
@@ -103,10 +114,11 @@ func nttInverse(a *[n]uint32) {
 			k--
 			lo := a[start : start+t : start+t]
 			hi := a[start+t : start+2*t : start+2*t]
+			hi = hi[:len(lo)]
 			for j := range lo {
 				u, v := lo[j], hi[j]
 				lo[j] = addModQ(u, v)
-				hi[j] = mulModQ(subModQ(u, v), z)
+				hi[j] = (u + q - v) * z % q
 			}
 		}
 	}
