@@ -1,0 +1,65 @@
+package falcon
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestNoFusedMultiplyAdd compiles this package for targets where the Go
+// compiler fuses x*y+z into one instruction (arm64, amd64 with GOAMD64=v3,
+// ppc64le, s390x, riscv64) and checks that the generated code contains no
+// fused multiply-add: the explicit float64() conversions in the FFT, the
+// tree and the sampler must keep every product separately rounded (see the
+// package documentation). It first checks, on a two-line probe, that the
+// compiler does fuse an unconverted a*b+c on each target, so that the check
+// cannot pass vacuously.
+func TestNoFusedMultiplyAdd(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go tool not found in PATH: %v", err)
+	}
+	fused := regexp.MustCompile(`(?m)^\s+0x[0-9a-f]+ \d+ \([^)]*\)\s+(V?F(N)?M(ADD|SUB)\w*|WFMA\w*|WFMS\w*)\b`)
+	probe := t.TempDir()
+	if err := os.WriteFile(probe+"/go.mod", []byte("module probe\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := "package probe\n\nfunc F(a, b, c float64) float64 { return a*b + c }\n"
+	if err := os.WriteFile(probe+"/p.go", []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	targets := [][]string{
+		{"GOARCH=arm64"},
+		{"GOARCH=amd64", "GOAMD64=v3"},
+		{"GOARCH=ppc64le"},
+		{"GOARCH=s390x"},
+		{"GOARCH=riscv64"},
+	}
+	build := func(dir string, env []string, pkg string) string {
+		t.Helper()
+		cmd := exec.Command(goTool, "build", "-o", os.DevNull, "-gcflags=-S", pkg)
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0"), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v go build %s: %v\n%s", env, pkg, err, out)
+		}
+		return string(out)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range targets {
+		name := strings.Join(env, " ")
+		if !fused.MatchString(build(probe, env, ".")) {
+			t.Errorf("%s: the probe a*b+c was not fused; the pattern does not match this compiler's output", name)
+			continue
+		}
+		if m := fused.FindAllString(build(wd, env, "."), 5); len(m) > 0 {
+			t.Errorf("%s: fused multiply-add in package falcon:\n%s", name, strings.Join(m, "\n"))
+		}
+	}
+}
