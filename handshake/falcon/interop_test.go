@@ -31,8 +31,7 @@ const (
 	nobleVersion    = "0.7.1"
 )
 
-// npmDir returns a folder with both packages installed and interop.mjs (and
-// bench.mjs) copied in, or skips the test.
+// npmDir returns a folder with both packages installed, or skips the test.
 func npmDir(t testing.TB) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
@@ -83,17 +82,30 @@ func npmDir(t testing.TB) string {
 			t.Fatalf("interop: cannot move the npm folder into place: %v", err)
 		}
 	}
-	for _, f := range []string{"interop.mjs", "bench.mjs"} {
-		src, err := os.ReadFile(filepath.Join("interop", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Each run writes its own copy to keep concurrent runs apart.
-		if err := os.WriteFile(filepath.Join(dir, f), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	return dir
+}
+
+// interopScript copies interop/interop.mjs into the npm folder under a name
+// of its own (so concurrent runs do not overwrite each other's copy; node
+// finds node_modules beside it) and returns that name.
+func interopScript(t *testing.T, dir string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("interop", "interop.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, "interop-*.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	if _, err := f.Write(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Base(f.Name())
 }
 
 func atoiOr0(s string) int {
@@ -102,7 +114,7 @@ func atoiOr0(s string) int {
 }
 
 // runNode runs interop.mjs with a JSON request and decodes its JSON reply.
-func runNode(t *testing.T, dir, command string, req, reply any) {
+func runNode(t *testing.T, dir, script, command string, req, reply any) {
 	t.Helper()
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -114,7 +126,7 @@ func runNode(t *testing.T, dir, command string, req, reply any) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "interop.mjs", command, reqPath)
+	cmd := exec.CommandContext(ctx, "node", script, command, reqPath)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -208,6 +220,7 @@ func randomMessage(t testing.TB, i int) []byte {
 // so a verifier that always says yes fails the test.
 func TestInterop(t *testing.T) {
 	dir := npmDir(t)
+	script := interopScript(t, dir)
 	jsKeysPerLib := 2
 	// Per library and direction: 100 messages, so each direction carries
 	// 200 (and verification here 400 with the negative controls).
@@ -217,7 +230,7 @@ func TestInterop(t *testing.T) {
 	}
 
 	var gen genReply
-	runNode(t, dir, "gen", map[string]int{"keys": jsKeysPerLib, "messages": messages}, &gen)
+	runNode(t, dir, script, "gen", map[string]int{"keys": jsKeysPerLib, "messages": messages}, &gen)
 
 	var items []verifyItem
 	var mu sync.Mutex
@@ -334,7 +347,7 @@ func TestInterop(t *testing.T) {
 	var reply struct {
 		Results []bool `json:"results"`
 	}
-	runNode(t, dir, "verify", map[string]any{"items": items}, &reply)
+	runNode(t, dir, script, "verify", map[string]any{"items": items}, &reply)
 	if len(reply.Results) != len(items) {
 		t.Fatalf("node verified %d items, sent %d", len(reply.Results), len(items))
 	}
