@@ -72,7 +72,17 @@
 //     ErrReplay (or ErrUnknownKey once its chain's header key is gone).
 //   - Skipped keys: at most MaxSkip per chain step, MaxSkippedKeys in total,
 //     oldest evicted first; a message needing more fails with ErrTooManySkipped.
-//   - Plaintexts are padded to size buckets (PROTOCOL.md §4.5).
+//   - Plaintexts are padded to size buckets (PROTOCOL.md §4.5); a 100-byte
+//     message costs 126 bytes of overhead, plus 1572 bytes on the first
+//     message of each new sending chain when PQ is on (one ML-KEM-1024 key
+//     or ciphertext per direction change).
+//   - Break-in recovery: a stolen state stops reading traffic after one
+//     round trip; with PQ on, an attacker who also breaks every X25519 key
+//     stops reading within two round trips (PROTOCOL.md §4.6 gives the
+//     exact bound; TestBreakInRecovery and TestQuantumBreakInRecovery).
+//   - Errors: ErrMalformed, ErrUnknownKey, ErrReplay, ErrTooManySkipped,
+//     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted (Decrypt,
+//     Encrypt) and ErrBadState (Unmarshal); match them with errors.Is.
 //   - Session is safe for concurrent use: one mutex serialises Encrypt,
 //     Decrypt, MarshalBinary and Close (one sender and one receiver goroutine,
 //     or more, may share it).
