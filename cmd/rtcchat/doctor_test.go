@@ -20,9 +20,9 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 )
 
-// execRoot runs the rtcchat command line in-process and returns its output
+// execRootCtx runs the rtcchat command line in-process and returns its output
 // and error (non-nil when the command fails).
-func execRoot(ctx context.Context, args ...string) (string, error) {
+func execRootCtx(ctx context.Context, args ...string) (string, error) {
 	var out bytes.Buffer
 	root := newRootCmd()
 	root.SetOut(&out)
@@ -128,7 +128,7 @@ func TestDoctorLoopbackAllGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	out, err := execRoot(context.Background(), "doctor", "--json", "--timeout", "2s", "--home", home,
+	out, err := execRootCtx(context.Background(), "doctor", "--json", "--timeout", "2s", "--home", home,
 		"--stun", "stun:"+a.String(), "--stun", "stun:"+b.String(),
 		"--turn", "turn:"+a.String(), "--turn-user", "alice", "--turn-pass", "s3cret")
 	if err != nil {
@@ -178,7 +178,7 @@ func TestDoctorReportsFailuresWithFixes(t *testing.T) {
 	silent := startSilentUDP(t)
 	const timeout = 700 * time.Millisecond
 	start := time.Now()
-	out, err := execRoot(context.Background(), "doctor", "--timeout", timeout.String(), "--home", filepath.Join(t.TempDir(), "new"),
+	out, err := execRootCtx(context.Background(), "doctor", "--timeout", timeout.String(), "--home", filepath.Join(t.TempDir(), "new"),
 		"--stun", "stun:"+silent.String(), "--stun", "stun:"+good.String(),
 		"--turn", "turn:alice:wrong@"+good.String(),
 		"--turn", "turn:"+silent.String()+"?transport=udp", "--turn-user", "alice", "--turn-pass", "x")
@@ -219,7 +219,7 @@ func TestDoctorReportsFailuresWithFixes(t *testing.T) {
 func TestDoctorNoStunAnswersAtAll(t *testing.T) {
 	noKeyring(t)
 	silent := startSilentUDP(t)
-	out, err := execRoot(context.Background(), "doctor", "--json", "--timeout", "500ms", "--home", t.TempDir(),
+	out, err := execRootCtx(context.Background(), "doctor", "--json", "--timeout", "500ms", "--home", t.TempDir(),
 		"--stun", "stun:"+silent.String())
 	if err == nil {
 		t.Fatal("doctor succeeded although no STUN server answered")
@@ -252,18 +252,18 @@ func TestDoctorDataDir(t *testing.T) {
 	}{
 		{"missing", func(t *testing.T, dir string) {}, statusOK, "will be created"},
 		{"private", func(t *testing.T, dir string) {
-			mkdir(t, dir, 0o700)
-			mkdir(t, filepath.Join(dir, "keys"), 0o700)
-			write(t, filepath.Join(dir, "keys", "identity"), 0o600)
+			doctorMkdir(t, dir, 0o700)
+			doctorMkdir(t, filepath.Join(dir, "keys"), 0o700)
+			doctorWriteFile(t, filepath.Join(dir, "keys", "identity"), 0o600)
 		}, statusOK, "private to you"},
-		{"readable by others", func(t *testing.T, dir string) { mkdir(t, dir, 0o755) }, statusWarn, "(0755)"},
-		{"writable by others", func(t *testing.T, dir string) { mkdir(t, dir, 0o777) }, statusFail, "(0777)"},
+		{"readable by others", func(t *testing.T, dir string) { doctorMkdir(t, dir, 0o755) }, statusWarn, "(0755)"},
+		{"writable by others", func(t *testing.T, dir string) { doctorMkdir(t, dir, 0o777) }, statusFail, "(0777)"},
 		{"key file readable", func(t *testing.T, dir string) {
-			mkdir(t, dir, 0o700)
-			mkdir(t, filepath.Join(dir, "keys"), 0o700)
-			write(t, filepath.Join(dir, "keys", "identity"), 0o644)
+			doctorMkdir(t, dir, 0o700)
+			doctorMkdir(t, filepath.Join(dir, "keys"), 0o700)
+			doctorWriteFile(t, filepath.Join(dir, "keys", "identity"), 0o644)
 		}, statusWarn, "identity (0644)"},
-		{"not a directory", func(t *testing.T, dir string) { write(t, dir, 0o600) }, statusFail, "not a directory"},
+		{"not a directory", func(t *testing.T, dir string) { doctorWriteFile(t, dir, 0o600) }, statusFail, "not a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,7 +290,7 @@ func TestDoctorDataDir(t *testing.T) {
 	})
 }
 
-func mkdir(t *testing.T, dir string, mode os.FileMode) {
+func doctorMkdir(t *testing.T, dir string, mode os.FileMode) {
 	t.Helper()
 	if err := os.Mkdir(dir, mode); err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func mkdir(t *testing.T, dir string, mode os.FileMode) {
 	}
 }
 
-func write(t *testing.T, path string, mode os.FileMode) {
+func doctorWriteFile(t *testing.T, path string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte("x"), mode); err != nil {
 		t.Fatal(err)
@@ -411,7 +411,7 @@ func TestDoctorKeyringReal(t *testing.T) {
 }
 
 func TestDoctorHelp(t *testing.T) {
-	out, err := execRoot(context.Background(), "doctor", "--help")
+	out, err := execRootCtx(context.Background(), "doctor", "--help")
 	if err != nil {
 		t.Fatal(err)
 	}

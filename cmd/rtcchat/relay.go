@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -239,7 +240,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 
 	user, pass := relayCredentials()
 	userKey := turn.GenerateAuthKey(user, relayRealm, pass)
-	var srv *turn.Server
+	var open atomic.Int64 // allocations open now, from the event callbacks
 	cfg := turn.ServerConfig{
 		Realm: relayRealm,
 		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
@@ -249,7 +250,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 			return ra.Username, userKey, true
 		},
 		QuotaHandler: func(_, _ string, _ net.Addr) bool {
-			return srv != nil && srv.AllocationCount() < o.maxAllocs
+			return open.Load() < int64(o.maxAllocs)
 		},
 		EventHandler: turn.EventHandler{
 			OnAuth: func(src, _ net.Addr, proto, _, _ string, method string, ok bool) {
@@ -258,9 +259,11 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 				}
 			},
 			OnAllocationCreated: func(src, _ net.Addr, proto, _, _ string, relayed net.Addr, _ int) {
+				open.Add(1)
 				log.printf("allocation for %s (%s): relaying on %s", src, proto, relayed)
 			},
 			OnAllocationDeleted: func(src, _ net.Addr, proto, _, _ string) {
+				open.Add(-1)
 				log.printf("allocation for %s (%s) ended", src, proto)
 			},
 			OnAllocationError: func(src, _ net.Addr, proto, message string) {
@@ -288,7 +291,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 			tcpNote = " and tcp"
 		}
 	}
-	srv, err = turn.NewServer(cfg)
+	srv, err := turn.NewServer(cfg)
 	if err != nil {
 		pc.Close()
 		for _, l := range cfg.ListenerConfigs {
@@ -302,13 +305,13 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 	fmt.Fprintf(out, `TURN relay running: udp%s %s, relay address %s, relay ports %s, realm %q.
 Give both peers these flags (the password is new each time the relay starts):
 
-  --turn turn:%s?transport=udp --turn-user %s --turn-pass %s
+  --turn 'turn:%s?transport=udp' --turn-user %s --turn-pass %s
 
 or the same as one URL:
 
-  --turn turn:%s:%s@%s?transport=udp
+  --turn 'turn:%s:%s@%s?transport=udp'
 
-Check it from another machine: rtcchat doctor --turn turn:%s:%s@%s?transport=udp
+Check it from another machine: rtcchat doctor --turn 'turn:%s:%s@%s?transport=udp'
 Press Ctrl-C to stop.
 `, tcpNote, pc.LocalAddr(), relayIP, portNote, relayRealm,
 		hostPort, user, pass,
@@ -316,7 +319,7 @@ Press Ctrl-C to stop.
 		user, pass, hostPort)
 
 	<-ctx.Done()
-	log.printf("stopping the relay (%d allocation(s) open)", srv.AllocationCount())
+	log.printf("stopping the relay (%d allocation(s) open)", open.Load())
 	return nil
 }
 
