@@ -18,18 +18,16 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rtcchat/rtcchat/netcheck"
+	"github.com/rtcchat/rtcchat/rtc"
 )
 
 func init() { extraCommands = append(extraCommands, newDoctorCmd) }
 
 // defaultDoctorSTUN are the servers doctor asks when --stun is not given:
-// Google's public STUN servers, the same as the transport's defaults. Two or
-// more with different IP addresses are needed to classify the NAT.
-var defaultDoctorSTUN = []string{
-	"stun:stun.l.google.com:19302",
-	"stun:stun1.l.google.com:19302",
-	"stun:stun2.l.google.com:19302",
-}
+// the transport's defaults (Google's public STUN servers), so that doctor
+// checks what offer and answer will use. Two or more with different IP
+// addresses are needed to classify the NAT.
+var defaultDoctorSTUN = rtc.DefaultSTUN
 
 // Check statuses, from good to bad.
 const (
@@ -167,9 +165,14 @@ The exit status is 1 when a check FAILs.`,
 // order: STUN servers, public endpoints, NAT mapping, TURN, keyring, data dir.
 func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 	p := &netcheck.Prober{Timeout: o.timeout, LocalAddr: o.local}
-	stunServers := o.stun
-	if len(stunServers) == 1 && strings.EqualFold(stunServers[0], "none") {
-		stunServers = nil
+	var stunServers []string
+	if !(len(o.stun) == 1 && strings.EqualFold(o.stun[0], "none")) {
+		for _, s := range o.stun {
+			if !strings.Contains(s, "stun:") && !strings.Contains(s, "stuns:") && !strings.HasPrefix(s, "turn") {
+				s = "stun:" + s // host:port, as offer and answer accept
+			}
+			stunServers = append(stunServers, s)
+		}
 	}
 
 	var (

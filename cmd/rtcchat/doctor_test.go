@@ -129,7 +129,7 @@ func TestDoctorLoopbackAllGood(t *testing.T) {
 	}
 	start := time.Now()
 	out, err := execRootCtx(context.Background(), "doctor", "--json", "--timeout", "2s", "--home", home,
-		"--stun", "stun:"+a.String(), "--stun", "stun:"+b.String(),
+		"--stun", "stun:"+a.String(), "--stun", b.String(),
 		"--turn", "turn:"+a.String(), "--turn-user", "alice", "--turn-pass", "s3cret")
 	if err != nil {
 		t.Fatalf("doctor failed: %v\n%s", err, out)

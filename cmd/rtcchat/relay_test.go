@@ -17,6 +17,7 @@ import (
 	"github.com/pion/turn/v5"
 
 	"github.com/rtcchat/rtcchat/netcheck"
+	"github.com/rtcchat/rtcchat/rtc"
 )
 
 // relayOutBuffer is a bytes.Buffer safe for a writer and a polling reader.
@@ -154,6 +155,10 @@ func TestRelayCommandAllocates(t *testing.T) {
 	// The separate-flags form names the same server and credentials.
 	if want := "--turn 'turn:" + srv.Address() + "?transport=udp' --turn-user " + srv.Username + " --turn-pass " + srv.Password; !strings.Contains(out.String(), want) {
 		t.Fatalf("output lacks %q:\n%s", want, out)
+	}
+	// The transport parses it to the same server and credentials.
+	if ts, err := rtc.ParseTURN(url, "", ""); err != nil || ts.Username != srv.Username || ts.Password != srv.Password || ts.URL != "turn:"+srv.Address()+"?transport=udp" {
+		t.Fatalf("rtc.ParseTURN(%q) = %+v, %v", url, ts, err)
 	}
 	if err := allocate(t, srv, srv.Username, srv.Password); err != nil {
 		t.Fatalf("allocation with the printed credentials: %v", err)
