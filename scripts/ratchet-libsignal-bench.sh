@@ -21,11 +21,7 @@ NPMDIR="$TMP/rtcchat-ratchet-npm-libsignal-client@$LIBSIGNAL"
 work=$(mktemp -d "$TMP/ratchet-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-echo "== Go (ratchet): $COUNT runs of BenchmarkOneWay and BenchmarkPingPong"
-go test -run '^$' -bench '^Benchmark(OneWay|PingPong)$' -count "$COUNT" ./ratchet \
-  | tee "$work/go.txt" | grep -E '^Benchmark' || true
-
-js='{}'
+have_node=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
   if [ ! -f "$NPMDIR/node_modules/@signalapp/libsignal-client/package.json" ]; then
     inst=$(mktemp -d "$TMP/rtcchat-ratchet-npm-XXXXXX")
@@ -39,44 +35,59 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   fi
   if [ -d "$NPMDIR/node_modules" ]; then
     cp scripts/ratchet-libsignal-bench.mjs "$NPMDIR/bench.mjs"
-    echo "== node $(node --version): @signalapp/libsignal-client@$LIBSIGNAL (${NODE_SECONDS}s per workload)"
-    js=$(cd "$NPMDIR" && node bench.mjs "$NODE_SECONDS" 2>/dev/null) || { echo "note: node bench failed"; js='{}'; }
-    echo "$js"
+    have_node=1
   fi
 else
   echo "note: node/npm not found: no libsignal figures"
 fi
 
-# Median of a Go metric for a benchmark (e.g. OneWay/pq msgs/s).
-gomedian() {
-  awk -v b="$1" -v u="$2" '$1 ~ "^Benchmark" b "(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == u) print $i }' "$work/go.txt" \
-    | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "null"; exit } m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; print m }'
+# Interleave the two so that a change in machine load hits both: round i runs
+# our benchmarks once, then libsignal's; ratios are taken per round and the
+# median is reported.
+go test -c -o "$work/ratchet.test" ./ratchet
+: > "$work/js.jsonl"
+for i in $(seq "$COUNT"); do
+  echo "== round $i/$COUNT: Go (ratchet) BenchmarkOneWay, BenchmarkPingPong"
+  "$work/ratchet.test" -test.run '^$' -test.bench '^Benchmark(OneWay|PingPong)$' -test.benchtime "${GO_BENCHTIME:-1s}" \
+    | tee -a "$work/go.txt" | grep -E '^Benchmark' || true
+  if [ "$have_node" = 1 ]; then
+    echo "== round $i/$COUNT: node $(node --version), @signalapp/libsignal-client@$LIBSIGNAL (${NODE_SECONDS}s per workload)"
+    (cd "$NPMDIR" && node bench.mjs "$NODE_SECONDS" 2>/dev/null | tee -a "$work/js.jsonl") || echo "note: node bench failed"
+  fi
+done
+
+command -v node >/dev/null || exit 0
+GO_TXT="$work/go.txt" JS_JSONL="$work/js.jsonl" node -e '
+const fs = require("fs");
+const go = {}; // name -> metric -> [values per round]
+for (const line of fs.readFileSync(process.env.GO_TXT, "utf8").split("\n")) {
+  const f = line.trim().split(/\s+/);
+  if (!f[0] || !f[0].startsWith("Benchmark")) continue;
+  const name = f[0].replace(/^Benchmark/, "").replace(/-\d+$/, "");
+  for (let i = 2; i + 1 < f.length; i += 2) ((go[name] ??= {})[f[i + 1]] ??= []).push(Number(f[i]));
 }
-export OW_C=$(gomedian 'OneWay/classic' msgs/s) OW_P=$(gomedian 'OneWay/pq' msgs/s)
-export PP_C=$(gomedian 'PingPong/classic' msgs/s) PP_P=$(gomedian 'PingPong/pq' msgs/s)
-export OH_C=$(gomedian 'PingPong/classic' overhead-B/msg) OH_P=$(gomedian 'PingPong/pq' overhead-B/msg)
-export OH_OW=$(gomedian 'OneWay/pq' overhead-B/msg)
-export JS="$js"
-if command -v node >/dev/null; then
-  node -e '
-const js = JSON.parse(process.env.JS || "{}"), n = (k) => Number(process.env[k]);
-const f = (x) => (x == null || isNaN(x)) ? "-" : x >= 100 ? x.toFixed(0) : x.toFixed(1);
-const r = (a, b) => (a && b) ? (a / b).toFixed(2) + "x" : "-";
+const js = fs.readFileSync(process.env.JS_JSONL, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const med = (a) => { a = a.filter((x) => x != null && !isNaN(x)).sort((x, y) => x - y); if (!a.length) return null; const m = a.length >> 1; return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2; };
+const g = (b, m) => (go[b] && go[b][m]) || [];
+const l = (k) => js.map((o) => o[k]);
+const ratio = (ours, theirs, inverse) => med(ours.map((o, i) => theirs[i] == null ? null : inverse ? theirs[i] / o : o / theirs[i]));
+const f = (x) => x == null ? "-" : x >= 100 ? x.toFixed(0) : x.toFixed(1);
+const rx = (x) => x == null ? "-" : x.toFixed(2) + "x";
+const usOW = g("OneWay/pq", "msgs/s").map((x) => 1e6 / x);
 const rows = [
-  ["one direction, enc+dec msgs/s (classic)", n("OW_C"), js.oneway_per_s],
-  ["one direction, enc+dec msgs/s (PQ)", n("OW_P"), js.oneway_per_s],
-  ["  µs per message enc+dec (PQ; target < 15)", 1e6 / n("OW_P"), js.oneway_us_per_msg],
-  ["ping-pong msgs/s (classic)", n("PP_C"), js.pingpong_per_s],
-  ["ping-pong msgs/s (PQ; target >= 1.5x)", n("PP_P"), js.pingpong_per_s],
+  ["one direction enc+dec, msgs/s (classic)", g("OneWay/classic", "msgs/s"), l("oneway_per_s"), false],
+  ["one direction enc+dec, msgs/s (PQ)", g("OneWay/pq", "msgs/s"), l("oneway_per_s"), false],
+  ["  µs per message enc+dec (PQ; target < 15)", usOW, l("oneway_us_per_msg"), true],
+  ["ping-pong, msgs/s (classic)", g("PingPong/classic", "msgs/s"), l("pingpong_per_s"), false],
+  ["ping-pong, msgs/s (PQ; target >= 1.5x)", g("PingPong/pq", "msgs/s"), l("pingpong_per_s"), false],
 ];
-console.log("\n== ratchet vs libsignal (same run)");
+console.log("\n== ratchet vs libsignal 0.103 (medians over " + Math.max(js.length, 1) + " interleaved rounds; ratio = median of per-round ratios, > 1: ours better)");
 console.log("workload".padEnd(46) + "ours".padStart(10) + "libsignal".padStart(11) + "ratio".padStart(9));
-for (const [k, o, l] of rows) {
-  const ratio = k.includes("µs") ? r(l, o) : r(o, l);
-  console.log(k.padEnd(46) + f(o).padStart(10) + f(l).padStart(11) + ratio.padStart(9));
-}
-console.log("overhead bytes/msg, one direction (PQ)".padEnd(46) + f(n("OH_OW")).padStart(10) + f(js.overhead_bytes).padStart(11));
-console.log("overhead bytes/msg, ping-pong (classic)".padEnd(46) + f(n("OH_C")).padStart(10) + f(js.pingpong_overhead_bytes).padStart(11));
-console.log("overhead bytes/msg, ping-pong (PQ)".padEnd(46) + f(n("OH_P")).padStart(10) + f(js.pingpong_overhead_bytes).padStart(11));
+for (const [k, o, t, inv] of rows) console.log(k.padEnd(46) + f(med(o)).padStart(10) + f(med(t)).padStart(11) + rx(js.length ? ratio(o, t, inv) : null).padStart(9));
+const oh = [
+  ["overhead bytes/msg, one direction (PQ)", g("OneWay/pq", "overhead-B/msg"), l("overhead_bytes")],
+  ["overhead bytes/msg, ping-pong (classic)", g("PingPong/classic", "overhead-B/msg"), l("pingpong_overhead_bytes")],
+  ["overhead bytes/msg, ping-pong (PQ)", g("PingPong/pq", "overhead-B/msg"), l("pingpong_overhead_bytes")],
+];
+for (const [k, o, t] of oh) console.log(k.padEnd(46) + f(med(o)).padStart(10) + f(med(t)).padStart(11));
 '
-fi
