@@ -36,8 +36,16 @@ func smallToFFT(dst *[n]float64, src *[n]int16) {
 	fft(dst[:])
 }
 
-// newExpandedKey computes the FFT basis and the tree of sk.
-func newExpandedKey(sk *PrivateKey) *expandedKey {
+// newExpandedKey computes the FFT basis and the tree of sk. It also checks
+// what signing relies on and what NewPrivateKey cannot see in the encoding:
+// the NTRU equation f·G − g·F = q holds over Z[x]/(x^n+1) (spec §3.8.2), so
+// that every sampled vector is a valid signature, and every normalised leaf
+// σ' lies in [σ_min, σ_max] (spec §3.8.3), so that SamplerZ's inputs are in
+// its domain. Keys from key generation always pass; an encoded key that
+// fails is rejected with an error wrapping ErrPrivateKey. The checks' results
+// are the only data-dependent branches, and they reveal only whether the key
+// is valid.
+func newExpandedKey(sk *PrivateKey) (*expandedKey, error) {
 	e := new(expandedKey)
 	smallToFFT(&e.b00, &sk.g)
 	smallToFFT(&e.b01, &sk.f)
@@ -46,15 +54,30 @@ func newExpandedKey(sk *PrivateKey) *expandedKey {
 	polyNeg(e.b01[:])
 	polyNeg(e.b11[:])
 
-	// Gram matrix G = B·B*:
-	//   g00 = b00·adj(b00) + b01·adj(b01)
-	//   g01 = b00·adj(b10) + b01·adj(b11)
-	//   g11 = b10·adj(b10) + b11·adj(b11)
 	var buf [6 * n]float64
+	defer clear(buf[:])
 	g00, g01, g11 := buf[0:n], buf[n:2*n], buf[2*n:3*n]
 	t0, t1 := buf[3*n:4*n], buf[4*n:5*n]
 	tmp := buf[5*n : 6*n]
 
+	// det B = g·(−F) − (−f)·G = f·G − g·F must be the constant q. The
+	// coefficients of the products are below 2^22 in magnitude, far inside
+	// float64's exact range for the FFT's rounding errors.
+	copy(t0, e.b00[:])
+	polyMulFFT(t0, e.b11[:])
+	copy(t1, e.b01[:])
+	polyMulFFT(t1, e.b10[:])
+	polySub(t0, t1)
+	ifft(t0)
+	bad := rintCT(t0[0]) ^ q
+	for _, v := range t0[1:] {
+		bad |= rintCT(v)
+	}
+
+	// Gram matrix G = B·B*:
+	//   g00 = b00·adj(b00) + b01·adj(b01)
+	//   g01 = b00·adj(b10) + b01·adj(b11)
+	//   g11 = b10·adj(b10) + b11·adj(b11)
 	copy(g00, e.b00[:])
 	polyMulSelfAdjFFT(g00)
 	copy(t0, e.b01[:])
@@ -74,8 +97,38 @@ func newExpandedKey(sk *PrivateKey) *expandedKey {
 	polyAdd(g11, t1)
 
 	ffLDL(e.tree[:], g00, g01, g11, tmp)
-	clear(buf[:])
-	return e
+
+	// Leaves hold 1/σ'; σ_min ≤ σ' ≤ σ_max (NaN fails both comparisons).
+	ok := bad == 0
+	for leaf := range treeLeaves(n) {
+		v := e.tree[leaf]
+		ok = ok && v >= 1/sigmaMax && v <= 1/sigmaMin
+	}
+	if !ok {
+		e.wipe()
+		return nil, errBadBasis
+	}
+	return e, nil
+}
+
+// sigmaMax is σ_max = 1.8205 (spec Table 3.3).
+const sigmaMax = 1.8205
+
+var errBadBasis = fmt.Errorf("%w: f·G − g·F ≠ q or the tree's σ' leave [σ_min, σ_max] (not a valid Falcon key)", ErrPrivateKey)
+
+// treeLeaves yields the indices of the leaves of a tree for length m, in order.
+func treeLeaves(m int) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		var walk func(off, m int) bool
+		walk = func(off, m int) bool {
+			if m == 1 {
+				return yield(off)
+			}
+			ts := treeSize(m / 2)
+			return walk(off+m, m/2) && walk(off+m+ts, m/2)
+		}
+		walk(0, m)
+	}
 }
 
 // expandMu guards the lazy initialisation of PrivateKey.expanded.
@@ -83,14 +136,17 @@ var expandMu sync.Mutex
 
 // expand returns the expanded form of sk, computing it on first use. It is
 // safe for concurrent use; constructors may call it eagerly.
-func (sk *PrivateKey) expand() *expandedKey {
+func (sk *PrivateKey) expand() (*expandedKey, error) {
 	expandMu.Lock()
 	e := sk.expanded
 	expandMu.Unlock()
 	if e != nil {
-		return e
+		return e, nil
 	}
-	e = newExpandedKey(sk)
+	e, err := newExpandedKey(sk)
+	if err != nil {
+		return nil, err
+	}
 	expandMu.Lock()
 	if sk.expanded == nil {
 		sk.expanded = e
@@ -99,7 +155,7 @@ func (sk *PrivateKey) expand() *expandedKey {
 		e = sk.expanded
 	}
 	expandMu.Unlock()
-	return e
+	return e, nil
 }
 
 // signState is the per-signature scratch space.
@@ -156,7 +212,10 @@ func sign(sk *PrivateKey, rnd io.Reader, msg []byte) ([]byte, error) {
 	if nz == 0 {
 		return nil, ErrKeyDestroyed
 	}
-	e := sk.expand()
+	e, err := sk.expand()
+	if err != nil {
+		return nil, err
+	}
 
 	var nonce [NonceSize]byte
 	if _, err := io.ReadFull(rnd, nonce[:]); err != nil {
@@ -188,7 +247,12 @@ func sign(sk *PrivateKey, rnd io.Reader, msg []byte) ([]byte, error) {
 	polyMulFFT(st.t0[:], e.b11[:])
 	polyMulConst(st.t0[:], invQ)
 
-	for {
+	for attempt := 0; ; attempt++ {
+		// With a valid key an attempt fails with a tiny probability; the
+		// cap only turns a logic error into an error instead of a hang.
+		if attempt == maxSignAttempts {
+			return nil, errors.New("falcon: no short signature found after many attempts")
+		}
 		if err := st.p.init(shake); err != nil {
 			return nil, fmt.Errorf("%w: %w", errSignRandom, err)
 		}
@@ -201,6 +265,9 @@ func sign(sk *PrivateKey, rnd io.Reader, msg []byte) ([]byte, error) {
 		}
 	}
 }
+
+// maxSignAttempts bounds the restarts of the signing loop.
+const maxSignAttempts = 1000
 
 // invQ is 1/q, correctly rounded.
 var invQ = 1 / float64(q)

@@ -218,7 +218,10 @@ func TestSignAfterDestroy(t *testing.T) {
 func TestTreeLeaves(t *testing.T) {
 	for _, rec := range loadKAT(t)[:5] {
 		sk, _ := NewPrivateKey(rec.SK)
-		e := newExpandedKey(sk)
+		e, err := newExpandedKey(sk)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var walk func(tree []float64, m int)
 		leaves := 0
 		walk = func(tree []float64, m int) {
@@ -247,7 +250,9 @@ func TestTreeLeaves(t *testing.T) {
 
 func BenchmarkSign(b *testing.B) {
 	sk, _ := NewPrivateKey(loadKAT(b)[0].SK)
-	sk.expand()
+	if _, err := sk.expand(); err != nil {
+		b.Fatal(err)
+	}
 	msg := []byte("benchmark message")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -275,6 +280,42 @@ func BenchmarkExpandKey(b *testing.B) {
 	sk, _ := NewPrivateKey(loadKAT(b)[0].SK)
 	b.ReportAllocs()
 	for b.Loop() {
-		newExpandedKey(sk)
+		if _, err := newExpandedKey(sk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestSignRejectsInvalidBasis: private keys whose polynomials decode but do
+// not form a Falcon basis are refused with an error (no hang, no invalid
+// signature).
+func TestSignRejectsInvalidBasis(t *testing.T) {
+	rec := loadKAT(t)[0]
+	good, _ := NewPrivateKey(rec.SK)
+	cases := map[string]func(sk *PrivateKey){
+		"F = 2f, G = 2g (f·G − g·F = 0)": func(sk *PrivateKey) {
+			for i := range sk.F {
+				sk.F[i], sk.G[i] = 2*sk.f[i], 2*sk.g[i]
+			}
+		},
+		"F perturbed (f·G − g·F ≠ q)": func(sk *PrivateKey) { sk.F[7]++ },
+		"G negated":                   func(sk *PrivateKey) { polyNegInt16(&sk.G) },
+	}
+	for name, mutate := range cases {
+		sk := &PrivateKey{f: good.f, g: good.g, F: good.F, G: good.G, pub: good.pub}
+		mutate(sk)
+		sig, err := sk.Sign(nil, []byte("m"))
+		if !errors.Is(err, ErrPrivateKey) || sig != nil {
+			t.Errorf("%s: Sign = %x, %v; want an ErrPrivateKey error", name, sig, err)
+		}
+	}
+	if _, err := good.Sign(nil, []byte("m")); err != nil {
+		t.Fatalf("valid key: %v", err)
+	}
+}
+
+func polyNegInt16(a *[n]int16) {
+	for i := range a {
+		a[i] = -a[i]
 	}
 }
