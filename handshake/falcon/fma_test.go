@@ -10,10 +10,10 @@ import (
 
 // TestNoFusedMultiplyAdd compiles this package for targets where the Go
 // compiler fuses x*y+z into one instruction (arm64, amd64 with GOAMD64=v3,
-// ppc64le, s390x, riscv64) and checks that the generated code contains no
-// fused multiply-add: the explicit float64() conversions in the FFT, the
-// tree and the sampler must keep every product separately rounded (see the
-// package documentation). It first checks, on a two-line probe, that the
+// ppc64le, s390x, riscv64) and checks that the code generated for the FFT,
+// the tree, the sampler and signing contains no fused multiply-add: the
+// explicit float64() conversions must keep every product separately rounded
+// (see the package documentation). It first checks, on a two-line probe, that the
 // compiler does fuse an unconverted a*b+c on each target, so that the check
 // cannot pass vacuously.
 func TestNoFusedMultiplyAdd(t *testing.T) {
@@ -21,6 +21,10 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 	if err != nil {
 		t.Skipf("go tool not found in PATH: %v", err)
 	}
+	// The files of the FFT, the tree, the sampler and signing are held to
+	// the rule; fused instructions elsewhere in the package are reported in
+	// the test log only.
+	signingFile := regexp.MustCompile(`/(fft|tree|sampler|prng|sign)\.go:`)
 	fused := regexp.MustCompile(`(?m)^\s+0x[0-9a-f]+ \d+ \([^)]*\)\s+(V?F(N)?M(ADD|SUB)\w*|WFMA\w*|WFMS\w*)\b`)
 	probe := t.TempDir()
 	if err := os.WriteFile(probe+"/go.mod", []byte("module probe\n\ngo 1.21\n"), 0o644); err != nil {
@@ -58,8 +62,19 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 			t.Errorf("%s: the probe a*b+c was not fused; the pattern does not match this compiler's output", name)
 			continue
 		}
-		if m := fused.FindAllString(build(wd, env, "."), 5); len(m) > 0 {
-			t.Errorf("%s: fused multiply-add in package falcon:\n%s", name, strings.Join(m, "\n"))
+		var mine, others []string
+		for _, m := range fused.FindAllString(build(wd, env, "."), -1) {
+			if signingFile.MatchString(m) {
+				mine = append(mine, m)
+			} else {
+				others = append(others, m)
+			}
+		}
+		if len(mine) > 0 {
+			t.Errorf("%s: fused multiply-add in the signing code:\n%s", name, strings.Join(mine[:min(len(mine), 5)], "\n"))
+		}
+		if len(others) > 0 {
+			t.Logf("%s: note: %d fused multiply-adds outside the signing code, e.g.\n%s", name, len(others), strings.Join(others[:min(len(others), 3)], "\n"))
 		}
 	}
 }

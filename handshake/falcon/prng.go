@@ -20,8 +20,8 @@ import (
 //     low and high halves), and the usual feed-forward of that start state.
 //     Word v of block u is written little-endian at byte offset 4u + 32v (the
 //     interleaved layout of the reference's 8-way vector code). cc advances by 8.
-//   - u64 reads 8 little-endian bytes; when fewer than u64Reserve+1 bytes
-//     remain it first refills, dropping the rest of the buffer.
+//   - u64 reads 8 little-endian bytes; when at most u64Reserve (9) bytes
+//     remain it first refills, dropping them.
 //   - u8 reads one byte; it refills only when the buffer is exhausted.
 //
 // The output depends on nothing but the seed, so the generator is as good as
