@@ -24,4 +24,5 @@ var (
 	ErrReflection        = errors.New("handshake: peer presented our own identity or ephemeral key")
 	ErrConfig            = errors.New("handshake: invalid configuration")
 	ErrState             = errors.New("handshake: handshake state machine misuse")
+	ErrSigner            = errors.New("handshake: the identity's signer failed")
 )

@@ -28,9 +28,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/rtcchat/rtcchat/handshake/falcon"
 )
 
 // Role says which side of the handshake a peer plays. By convention the
@@ -246,6 +249,15 @@ func New(cfg Config) (*Handshake, error) {
 // Level returns the negotiated level (known from the two blobs).
 func (h *Handshake) Level() Level { return h.level }
 
+// signerErr marks an error of the Signer (for example a key process that
+// went away) unless it is already one of ours (a low-order point).
+func signerErr(err error) error {
+	if errors.Is(err, ErrLowOrderPoint) || errors.Is(err, ErrMessageFormat) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrSigner, err)
+}
+
 // hashParts returns SHA-256(label || for each part: u16 length || part).
 func hashParts(label string, parts ...[]byte) (out [hashSize]byte) {
 	d := sha256.New()
@@ -318,10 +330,10 @@ func (h *Handshake) sign(th []byte) (edSig, falconSig []byte, err error) {
 	}
 	edSig, falconSig, err = h.cfg.Signer.SignBundle(th, h.level)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrSigner, err)
 	}
-	if len(edSig) != EdSignatureSize || (h.level >= LevelQuantum) != (len(falconSig) > 0) {
-		return nil, nil, fmt.Errorf("handshake: signer returned malformed signatures")
+	if len(edSig) != EdSignatureSize || (h.level >= LevelQuantum) != (len(falconSig) > 0) || len(falconSig) > falcon.MaxSignatureSize {
+		return nil, nil, fmt.Errorf("%w: malformed signatures (Ed25519 %d bytes, FALCON-1024 %d bytes at level %v)", ErrSigner, len(edSig), len(falconSig), h.level)
 	}
 	return edSig, falconSig, nil
 }
@@ -499,7 +511,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	}
 	dh2, err := h.cfg.Signer.IdentityDH(h.peerEph)
 	if err != nil {
-		return nil, err
+		return nil, signerErr(err)
 	}
 	dh3, err := x25519(h.eph, h.peerEph)
 	if err != nil {
@@ -567,7 +579,7 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	}
 	dh1, err := h.cfg.Signer.IdentityDH(h.peerEph)
 	if err != nil {
-		return nil, err
+		return nil, signerErr(err)
 	}
 	dh2, err := x25519(h.eph, h.peer.xpub)
 	if err != nil {

@@ -371,3 +371,45 @@ func TestKeyValidation(t *testing.T) {
 		})
 	}
 }
+
+// brokenSigner wraps an identity and misbehaves in one way.
+type brokenSigner struct {
+	*Identity
+	mode int
+}
+
+func (s brokenSigner) SignBundle(th []byte, level Level) ([]byte, []byte, error) {
+	ed, fs, err := s.Identity.SignBundle(th, level)
+	switch s.mode {
+	case 0:
+		return nil, nil, errors.New("key process went away")
+	case 1:
+		return ed[:10], fs, err
+	case 2:
+		return ed, []byte{0x3a}, err // a FALCON-1024 signature below quantum
+	}
+	return ed, fs, err
+}
+
+func (s brokenSigner) IdentityDH(peer []byte) ([]byte, error) {
+	if s.mode == 3 {
+		return nil, errors.New("key process went away")
+	}
+	return s.Identity.IdentityDH(peer)
+}
+
+func TestBrokenSigner(t *testing.T) {
+	p := newTestPair(t, LevelEnhanced, "signer")
+	for mode := range 4 {
+		cb := p.cb
+		cb.Signer = brokenSigner{Identity: p.b.id, mode: mode}
+		expectFail(t, newDriver(t, p.ca, cb), nil, Responder, ErrSigner)
+	}
+	// A working Signer that is not an *Identity (the vault's key process)
+	// goes through the same checks and succeeds.
+	cb := p.cb
+	cb.Signer = brokenSigner{Identity: p.b.id, mode: 99}
+	if _, err := newDriver(t, p.ca, cb).run(nil); err != nil {
+		t.Fatal(err)
+	}
+}
