@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -642,11 +643,13 @@ func (s *Session) decryptSkipped(hk *[keySize]byte, h *header, w *wireMsg) ([]by
 				return nil, err
 			}
 			clear(sc.keys[j].mk[:])
-			sc.keys = append(sc.keys[:j], sc.keys[j+1:]...)
+			// slices.Delete zeroes the vacated tail slot, so no copy of a
+			// key is left behind in the backing array.
+			sc.keys = slices.Delete(sc.keys, j, j+1)
 			s.nskip--
 			if len(sc.keys) == 0 {
 				clear(sc.hk[:])
-				s.skipped = append(s.skipped[:i], s.skipped[i+1:]...)
+				s.skipped = slices.Delete(s.skipped, i, i+1)
 			}
 			return pt, nil
 		}
