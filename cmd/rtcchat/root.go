@@ -32,6 +32,9 @@ key exchange, authenticated with Ed25519 + FALCON-1024 identity keys.`,
 	for _, add := range extraCommands {
 		root.AddCommand(add())
 	}
+	for _, hook := range rootHooks {
+		hook(root)
+	}
 	return root
 }
 
