@@ -3,7 +3,6 @@ package netcheck
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -22,9 +21,27 @@ const testRealm = "rtcchat"
 // credential mechanism. It answers STUN Binding requests too.
 func startTURN(t testing.TB, ip, user, pass string, tcp bool) netip.AddrPort {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", ip+":0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
+	var (
+		pc  net.PacketConn
+		l   net.Listener
+		err error
+	)
+	// With tcp, the TCP listener takes the UDP socket's port number; retry
+	// when that port happens to be taken for TCP.
+	for range 20 {
+		if pc, err = net.ListenPacket("udp4", ip+":0"); err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		if !tcp {
+			break
+		}
+		if l, err = net.Listen("tcp4", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+	}
+	if tcp && l == nil {
+		t.Fatalf("no port free for both UDP and TCP: %v", err)
 	}
 	cfg := turn.ServerConfig{
 		Realm: testRealm,
@@ -40,12 +57,7 @@ func startTURN(t testing.TB, ip, user, pass string, tcp bool) netip.AddrPort {
 		}},
 		LoggerFactory: quietLogger(),
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	if tcp {
-		l, err := net.Listen("tcp4", fmt.Sprintf("%s:%d", ip, port))
-		if err != nil {
-			t.Fatalf("listen tcp: %v", err)
-		}
+	if l != nil {
 		cfg.ListenerConfigs = []turn.ListenerConfig{{
 			Listener:              l,
 			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.ParseIP(ip), Address: ip},

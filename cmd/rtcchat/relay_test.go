@@ -173,8 +173,10 @@ func TestRelayCommandAllocates(t *testing.T) {
 	if r := p.TURN(context.Background(), url, "", ""); r.Err != nil || !r.DataChecked {
 		t.Fatalf("doctor probe of the relay: %v / %v", r.Err, r.DataErr)
 	}
-	// TURN over TCP on the same port.
-	if r := p.TURN(context.Background(), "turn:"+srv.Address()+"?transport=tcp", srv.Username, srv.Password); r.Err != nil {
+	// TURN over TCP on the same port, unless that TCP port was taken.
+	if strings.Contains(logs.String(), "TURN over TCP disabled") {
+		t.Logf("TCP port %d was taken; TURN over TCP not tested in this run", srv.Port)
+	} else if r := p.TURN(context.Background(), "turn:"+srv.Address()+"?transport=tcp", srv.Username, srv.Password); r.Err != nil {
 		t.Fatalf("TURN over TCP: %v", r.Err)
 	}
 
