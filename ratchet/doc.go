@@ -13,9 +13,11 @@
 //     shared secret], 96 output bytes = root key ‖ chain key ‖ next header key.
 //   - KDF_CK: HMAC-SHA256(ck, 0x01) = message key, HMAC-SHA256(ck, 0x02) =
 //     next chain key (spec §7 recommendation, checked against Signal's vector).
-//   - Message AEAD: ChaCha20-Poly1305 keyed with the message key, constant
-//     zero nonce (each message key encrypts exactly one message, spec §7).
-//     AD = session AD ‖ wire prefix ‖ encrypted header.
+//   - Message AEAD: ChaCha20-Poly1305 keyed with HMAC-SHA256(message key,
+//     LabelBody ‖ header nonce), constant zero nonce (each key encrypts one
+//     message, spec §7; binding the random header nonce keeps that true for
+//     a session resumed from an older saved state). AD = session AD ‖ wire
+//     prefix ‖ encrypted header.
 //   - Header AEAD: XChaCha20-Poly1305 with a random 192-bit nonce, AD =
 //     session AD (a header key encrypts many headers, spec §4.1).
 //   - PQ ratchet: ML-KEM-1024 (crypto/mlkem). One KEM object (an

@@ -102,30 +102,53 @@ func kdfRK(rk *[keySize]byte, dhOut, kemSecret []byte) (newRK, ck, nhk [keySize]
 }
 
 // kdfCK is KDF_CK (spec §7): message key = HMAC-SHA256(ck, 0x01), next chain
-// key = HMAC-SHA256(ck, 0x02). HMAC (RFC 2104) is spelled out on stack
-// buffers for a 32-byte key and a one-byte message, so the hot path does
-// not allocate; TestChainKDFVector and TestKDFCKMatchesHMAC check it.
+// key = HMAC-SHA256(ck, 0x02). TestChainKDFVector checks it against Signal's
+// vector.
 func kdfCK(ck *[keySize]byte) (mk, next [keySize]byte) {
-	var inner [sha256.BlockSize + 1]byte           // (K ^ ipad) ‖ msg
+	return hmac32(ck, []byte{ckMessageKeyByte}), hmac32(ck, []byte{ckChainKeyByte})
+}
+
+// LabelBody binds a message key to the random header nonce of the message
+// it encrypts (PROTOCOL.md §4.4): body key = HMAC-SHA256(MK, LabelBody ‖
+// nonce). A session resumed from an older saved state may derive the same
+// MK again; the fresh nonce still gives a fresh body key, so no key and
+// nonce pair ever encrypts two plaintexts.
+const LabelBody = "rtcchat ratchet v1 body"
+
+// maxHMACMsg bounds hmac32's message (LabelBody ‖ 24-byte nonce fits).
+const maxHMACMsg = 64
+
+// bodyKey derives the body AEAD key from the message key and header nonce.
+func bodyKey(mk *[keySize]byte, nonce []byte) [keySize]byte {
+	var msg [len(LabelBody) + nonceSize]byte
+	copy(msg[:], LabelBody)
+	copy(msg[len(LabelBody):], nonce)
+	return hmac32(mk, msg[:])
+}
+
+// hmac32 is HMAC-SHA256 (RFC 2104) for a 32-byte key and a message of at
+// most maxHMACMsg bytes, computed on stack buffers so the per-message path
+// does not allocate. TestHMAC32 checks it against crypto/hmac.
+func hmac32(key *[keySize]byte, msg []byte) [sha256.Size]byte {
+	if len(msg) > maxHMACMsg {
+		panic("ratchet: hmac32 message too long")
+	}
+	var inner [sha256.BlockSize + maxHMACMsg]byte  // (K ^ ipad) ‖ msg
 	var outer [sha256.BlockSize + sha256.Size]byte // (K ^ opad) ‖ H(inner)
 	for i := range sha256.BlockSize {
 		var k byte
 		if i < keySize {
-			k = ck[i]
+			k = key[i]
 		}
 		inner[i] = k ^ 0x36
 		outer[i] = k ^ 0x5c
 	}
-	inner[sha256.BlockSize] = ckMessageKeyByte
-	ih := sha256.Sum256(inner[:])
+	copy(inner[sha256.BlockSize:], msg)
+	ih := sha256.Sum256(inner[:sha256.BlockSize+len(msg)])
 	copy(outer[sha256.BlockSize:], ih[:])
-	mk = sha256.Sum256(outer[:])
-	inner[sha256.BlockSize] = ckChainKeyByte
-	ih = sha256.Sum256(inner[:])
-	copy(outer[sha256.BlockSize:], ih[:])
-	next = sha256.Sum256(outer[:])
+	out := sha256.Sum256(outer[:])
 	clear(inner[:])
 	clear(outer[:])
 	clear(ih[:])
-	return mk, next
+	return out
 }

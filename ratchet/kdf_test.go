@@ -8,6 +8,22 @@ import (
 	"testing"
 )
 
+// TestHMAC32 checks the hand-rolled HMAC against crypto/hmac for every
+// message length it accepts.
+func TestHMAC32(t *testing.T) {
+	for n := 0; n <= maxHMACMsg; n++ {
+		var key [keySize]byte
+		rand.Read(key[:])
+		msg := make([]byte, n)
+		rand.Read(msg)
+		m := hmac.New(sha256.New, key[:])
+		m.Write(msg)
+		if got := hmac32(&key, msg); !bytes.Equal(got[:], m.Sum(nil)) {
+			t.Fatalf("hmac32 mismatch for a %d-byte message", n)
+		}
+	}
+}
+
 // TestKDFCKMatchesHMAC checks the hand-rolled HMAC of kdfCK against
 // crypto/hmac on random chain keys.
 func TestKDFCKMatchesHMAC(t *testing.T) {

@@ -33,7 +33,8 @@ func forge(t *testing.T, sender *Session, edit func(h *header) byte) []byte {
 	ha, _ := chacha20poly1305.NewX(c.hks[:])
 	out = ha.Seal(out, nonce, raw, headerAD(c.ad, out[0]))
 	mk, _ := kdfCK(&c.cks)
-	ma, _ := chacha20poly1305.New(mk[:])
+	bk := bodyKey(&mk, nonce)
+	ma, _ := chacha20poly1305.New(bk[:])
 	return ma.Seal(out, zeroNonce[:], pad(nil, []byte("forged")), messageAD(c.ad, out))
 }
 

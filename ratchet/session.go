@@ -463,7 +463,9 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 
 	mk, next := kdfCK(&c.cks)
 	defer clear(mk[:])
-	maead, err := chacha20poly1305.New(mk[:])
+	bk := bodyKey(&mk, out[1:1+nonceSize])
+	defer clear(bk[:])
+	maead, err := chacha20poly1305.New(bk[:])
 	if err != nil {
 		return nil, err
 	}
@@ -521,7 +523,9 @@ func openHeader(hk *[keySize]byte, w *wireMsg, ad []byte) ([]byte, bool) {
 }
 
 func openBody(mk *[keySize]byte, w *wireMsg, ad []byte) ([]byte, error) {
-	a, err := chacha20poly1305.New(mk[:])
+	bk := bodyKey(mk, w.nonce)
+	defer clear(bk[:])
+	a, err := chacha20poly1305.New(bk[:])
 	if err != nil {
 		return nil, err
 	}
