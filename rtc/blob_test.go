@@ -170,6 +170,7 @@ func TestBlobRoundTrip(t *testing.T) {
 // report quotes.
 func TestBlobSize(t *testing.T) {
 	app20 := bytes.Repeat([]byte{0xaa}, 20)
+	app27 := bytes.Repeat([]byte{0xaa}, 27) // handshake.BlobInfo, docs/PROTOCOL.md §2.2
 	app64 := bytes.Repeat([]byte{0xaa}, 64)
 	for _, tc := range []struct {
 		name  string
@@ -178,9 +179,11 @@ func TestBlobSize(t *testing.T) {
 	}{
 		{"host+srflx IPv4, no app field", sampleBlob(nil), 140},
 		{"host+srflx IPv4, 20-byte app field", sampleBlob(app20), 140},
+		{"host+srflx IPv4, 27-byte app field", sampleBlob(app27), 140},
 		{"host+srflx IPv4, 64-byte app field", sampleBlob(app64), 200},
 		{"4 candidates incl. IPv6, no app field", fourBlob(nil), 220},
 		{"4 candidates incl. IPv6, 20-byte app field", fourBlob(app20), 220},
+		{"4 candidates incl. IPv6, 27-byte app field", fourBlob(app27), 220},
 		{"4 candidates incl. IPv6, 64-byte app field", fourBlob(app64), 225},
 	} {
 		s, err := tc.blob.Encode()
