@@ -50,47 +50,9 @@ func katPrivateKeys(t testing.TB) [][]byte {
 		katErr = sc.Err()
 	})
 	if katErr != nil || len(katSKs) == 0 {
-		t.Skipf("FALCON-1024 KAT not available at %s (%v): cannot obtain Falcon keys", katPath, katErr)
+		t.Fatalf("FALCON-1024 KAT keys missing from %s: %v", katPath, katErr)
 	}
 	return katSKs
-}
-
-// falconCall runs f and turns a "not implemented" panic of the Falcon
-// scaffold into a skip, so that tests written against the final API do not
-// fail while package falcon is still being written.
-func falconCall(t testing.TB, what string, f func()) {
-	t.Helper()
-	ok := false
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if strings.Contains(fmt.Sprint(r), "not implemented") {
-					return
-				}
-				panic(r)
-			}
-		}()
-		f()
-		ok = true
-	}()
-	if !ok {
-		t.Skipf("package falcon: %s not implemented yet", what)
-	}
-}
-
-var (
-	falconGenOnce sync.Once
-	falconGenOK   bool
-)
-
-// falconGenerateWorks reports whether falcon.GenerateKey is implemented.
-func falconGenerateWorks() bool {
-	falconGenOnce.Do(func() {
-		defer func() { recover() }()
-		_, err := falcon.GenerateKey(detRand("probe"))
-		falconGenOK = err == nil
-	})
-	return falconGenOK
 }
 
 // testFalconKey returns a FALCON-1024 private key for test identity i: from
@@ -99,15 +61,10 @@ func falconGenerateWorks() bool {
 func testFalconKey(t testing.TB, i int) *falcon.PrivateKey {
 	t.Helper()
 	sks := katPrivateKeys(t)
-	var sk *falcon.PrivateKey
-	falconCall(t, "private key decoding", func() {
-		var err error
-		sk, err = falcon.NewPrivateKey(sks[i%len(sks)])
-		if err != nil {
-			t.Fatalf("KAT sk %d: %v", i, err)
-		}
-		_ = sk.PublicKey().Bytes()
-	})
+	sk, err := falcon.NewPrivateKey(sks[i%len(sks)])
+	if err != nil {
+		t.Fatalf("KAT sk %d: %v", i, err)
+	}
 	return sk
 }
 
@@ -123,20 +80,18 @@ func testIdentity(t testing.TB, i int) *Identity {
 	return id
 }
 
-// requireFalconSign skips the test if FALCON-1024 signing or verification is
-// not implemented yet.
+// requireFalconSign checks that the identity's FALCON-1024 key signs and
+// verifies before a test relies on it, so a failure names the right package.
 func requireFalconSign(t testing.TB, id *Identity) {
 	t.Helper()
-	falconCall(t, "signing/verification", func() {
-		msg := []byte("probe")
-		sig, err := id.falcon.Sign(detRand("probe sign"), msg)
-		if err != nil {
-			t.Fatalf("falcon sign: %v", err)
-		}
-		if !falcon.Verify(id.pub.falcon, msg, sig) {
-			t.Fatalf("falcon: fresh signature does not verify")
-		}
-	})
+	msg := []byte("probe")
+	sig, err := id.falcon.Sign(detRand("probe sign"), msg)
+	if err != nil {
+		t.Fatalf("falcon sign: %v", err)
+	}
+	if !falcon.Verify(id.pub.falcon, msg, sig) {
+		t.Fatalf("falcon: fresh signature does not verify")
+	}
 }
 
 // detRand is a deterministic randomness source: SHAKE256(label).

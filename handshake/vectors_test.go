@@ -165,16 +165,14 @@ func TestVectorsReplay(t *testing.T) {
 	}
 	for _, v := range vf.Vectors {
 		t.Run(v.Level, func(t *testing.T) {
-			var idI, idR *Identity
-			falconCall(t, "private key decoding", func() {
-				var err error
-				if idI, err = ParseIdentity(unhex(v.InitiatorIdentity)); err != nil {
-					t.Fatal(err)
-				}
-				if idR, err = ParseIdentity(unhex(v.ResponderIdentity)); err != nil {
-					t.Fatal(err)
-				}
-			})
+			idI, err := ParseIdentity(unhex(v.InitiatorIdentity))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idR, err := ParseIdentity(unhex(v.ResponderIdentity))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if v.Level == LevelQuantum.String() {
 				requireFalconSign(t, idI)
 			}
