@@ -245,6 +245,17 @@ func TestTreeLeaves(t *testing.T) {
 		if leaves != n {
 			t.Fatalf("%d leaves, want %d", leaves, n)
 		}
+		// The unnormalised leaves are the squared Gram-Schmidt norms of the
+		// basis, each shared by two of its 2n vectors, so their product is
+		// √det(B·B*) = |det B|^n = q^n: Σ log d = n·log q.
+		var sum float64
+		for leaf := range treeLeaves(n) {
+			d := e.tree[leaf] / invSigma
+			sum += math.Log(d * d)
+		}
+		if want := n * math.Log(q); math.Abs(sum-want) > 1e-6*want {
+			t.Fatalf("record %d: Σ log(leaf) = %v, want n·log q = %v", rec.Count, sum, want)
+		}
 	}
 }
 
