@@ -2,11 +2,22 @@ package handshake
 
 import (
 	"bytes"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/mlkem"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"testing"
+
+	"github.com/rtcchat/rtcchat/handshake/falcon"
 )
 
 var updateVectors = flag.Bool("update", false, "rewrite testdata/handshake-vectors.json")
@@ -229,6 +240,215 @@ func TestVectorsReplay(t *testing.T) {
 			}
 			if SafetyNumber(idR.Public(), idI.Public()) != v.SafetyNumber || SafetyQR(idI.Public(), idR.Public()) != v.SafetyQR {
 				t.Fatal("safety number differs from the vector")
+			}
+		})
+	}
+}
+
+// TestVectorsFromSpec recomputes every derived value of the vectors from the
+// definitions in docs/PROTOCOL.md §2.4-§2.6 and §3.3, with raw offsets and
+// the standard library only (no parser or key schedule of this package): the
+// randomness streams give the ephemeral and ML-KEM secrets.
+func TestVectorsFromSpec(t *testing.T) {
+	raw, err := os.ReadFile(vectorsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vf vectorFile
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		t.Fatal(err)
+	}
+	unhex := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	u16 := func(b []byte) []byte { return []byte{byte(len(b) >> 8), byte(len(b))} }
+	sha := func(parts ...[]byte) []byte {
+		d := sha256.New()
+		for _, p := range parts {
+			d.Write(p)
+		}
+		return d.Sum(nil)
+	}
+	x25519 := func(scalar, point []byte) []byte {
+		k, err := ecdh.X25519().NewPrivateKey(scalar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ecdh.X25519().NewPublicKey(point)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := k.ECDH(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, v := range vf.Vectors {
+		t.Run(v.Level, func(t *testing.T) {
+			level := map[string]byte{"standard": 1, "enhanced": 2, "quantum": 3}[v.Level]
+			kem := level >= 2
+			m := make([][]byte, 4)
+			for i := range m {
+				m[i] = unhex(v.Messages[i])
+			}
+			idI, idR := unhex(v.InitiatorIdentity), unhex(v.ResponderIdentity)
+			seedI, seedR := idI[2:34], idR[2:34]
+			// Randomness streams.
+			read := func(r io.Reader, n int) []byte { b := make([]byte, n); r.Read(b); return b }
+			ri, rr := detRand(v.InitiatorRandom), detRand(v.ResponderRandom)
+			ephI := read(ri, 32)
+			ephR := read(rr, 32)
+			var dkI, dkR *mlkem.DecapsulationKey1024
+			if kem {
+				dkI, _ = mlkem.NewDecapsulationKey1024(read(ri, 64))
+				dkR, _ = mlkem.NewDecapsulationKey1024(read(rr, 64))
+			}
+			ratchetR := read(rr, 32)
+			nonceR := read(rr, 32)
+
+			// §2.5: BH, CB, T0.
+			blobI, blobR := unhex(v.InitiatorBlob), unhex(v.ResponderBlob)
+			fpI, fpR, exp := unhex(v.InitiatorDTLS), unhex(v.ResponderDTLS), unhex(v.Exporter)
+			bh := sha([]byte("rtcchat blobs v1\x00"), u16(blobI), blobI, u16(blobR), blobR)
+			cb := sha([]byte("rtcchat channel binding v1\x00"), u16(fpI), fpI, u16(fpR), fpR, u16(exp), exp)
+			t0 := append([]byte("rtcchat-handshake-v1_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
+			t0 = append(append(t0, bh...), cb...)
+			th := func(parts ...[]byte) []byte { return sha(append([][]byte{t0}, parts...)...) }
+
+			// §2.4 Init.
+			in := m[0]
+			if in[0] != 1 || in[1] != 1 || in[2] != level || !bytes.Equal(in[3:35], bh) || !bytes.Equal(in[35:67], cb) {
+				t.Fatal("Init header, level, BH or CB")
+			}
+			pubI := in[67 : 67+1827]
+			if !bytes.Equal(pubI[2:34], ed25519.NewKeyFromSeed(seedI).Public().(ed25519.PublicKey)) {
+				t.Fatal("Init identity")
+			}
+			off := 67 + 1827
+			if k, _ := ecdh.X25519().NewPrivateKey(ephI); !bytes.Equal(in[off:off+32], k.PublicKey().Bytes()) {
+				t.Fatal("Init ephemeral")
+			}
+			off += 32
+			if kem && !bytes.Equal(in[off:off+1568], dkI.EncapsulationKey().Bytes()) {
+				t.Fatal("Init ML-KEM key")
+			}
+
+			// Response.
+			re := m[1]
+			if re[1] != 2 || re[2] != level || !bytes.Equal(re[3:35], th(in)) {
+				t.Fatal("Response header or th1")
+			}
+			pubR := re[35 : 35+1827]
+			off = 35 + 1827
+			ekR := re[off : off+32]
+			if k, _ := ecdh.X25519().NewPrivateKey(ephR); !bytes.Equal(ekR, k.PublicKey().Bytes()) {
+				t.Fatal("Response ephemeral")
+			}
+			off += 32
+			if k, _ := ecdh.X25519().NewPrivateKey(ratchetR); !bytes.Equal(re[off:off+32], k.PublicKey().Bytes()) || v.ResponderRatchet != hex.EncodeToString(k.PublicKey().Bytes()) {
+				t.Fatal("Response ratchet key")
+			}
+			off += 32
+			if !bytes.Equal(re[off:off+32], sha([]byte("rtcchat hs v1 responder nonce\x00"), nonceR)) {
+				t.Fatal("nonce commitment")
+			}
+			off += 32
+			var ssR, ssI []byte
+			if kem {
+				off += 1568 // PQ_R
+				ssR, err = dkI.Decapsulate(re[off : off+1568])
+				if err != nil {
+					t.Fatal(err)
+				}
+				off += 1568
+			}
+			sigMsg := func(h []byte) []byte { return append([]byte("rtcchat handshake signature v1\x00"), h...) }
+			edR := ed25519.PublicKey(pubR[2:34])
+			fpkR, err := falcon.NewPublicKey(pubR[34:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			hR := th(in, re[:off])
+			if !ed25519.Verify(edR, sigMsg(hR), re[off:off+64]) {
+				t.Fatal("σ_R Ed25519")
+			}
+			off += 64
+			if level == 3 {
+				n := int(re[off])<<8 | int(re[off+1])
+				if !falcon.Verify(fpkR, sigMsg(hR), re[off+2:off+2+n]) {
+					t.Fatal("σ_R FALCON-1024")
+				}
+				off += 2 + n
+			}
+			if off != len(re) {
+				t.Fatal("Response length")
+			}
+
+			// Finish.
+			fi := m[2]
+			if fi[1] != 3 || !bytes.Equal(fi[2:34], th(in, re)) {
+				t.Fatal("Finish header or th2")
+			}
+			off = 34
+			if kem {
+				ssI, err = dkR.Decapsulate(fi[off : off+1568])
+				if err != nil {
+					t.Fatal(err)
+				}
+				off += 1568
+			}
+			th3 := th(in, re, fi[:off])
+			if !ed25519.Verify(ed25519.PublicKey(pubI[2:34]), sigMsg(th3), fi[off:off+64]) {
+				t.Fatal("σ_I Ed25519")
+			}
+			off += 64
+			if level == 3 {
+				fpkI, _ := falcon.NewPublicKey(pubI[34:])
+				n := int(fi[off])<<8 | int(fi[off+1])
+				if !falcon.Verify(fpkI, sigMsg(th3), fi[off+2:off+2+n]) {
+					t.Fatal("σ_I FALCON-1024")
+				}
+				off += 2 + n
+			}
+
+			// Key schedule.
+			hI, hR2 := sha512.Sum512(seedI), sha512.Sum512(seedR)
+			xpubR, _ := ecdh.X25519().NewPrivateKey(hR2[:32])
+			ikm := bytes.Repeat([]byte{0xff}, 32)
+			ikm = append(ikm, x25519(hI[:32], ekR)...)                    // DH1 = DH(IK_I, EK_R)
+			ikm = append(ikm, x25519(ephI, xpubR.PublicKey().Bytes())...) // DH2 = DH(EK_I, IK_R)
+			ikm = append(ikm, x25519(ephI, ekR)...)                       // DH3 = DH(EK_I, EK_R)
+			ikm = append(append(ikm, ssR...), ssI...)
+			prk, _ := hkdf.Extract(sha256.New, ikm, th3)
+			expand := func(info string, n int) []byte { k, _ := hkdf.Expand(sha256.New, prk, info, n); return k }
+			mac := func(key, msg []byte) []byte { h := hmac.New(sha256.New, key); h.Write(msg); return h.Sum(nil) }
+			if !bytes.Equal(fi[off:], mac(expand("rtcchat hs v1 initiator confirm\x00", 32), th(in, re, fi[:off]))) || len(fi) != off+32 {
+				t.Fatal("MAC_I")
+			}
+			co := m[3]
+			if co[1] != 4 || !bytes.Equal(co[2:34], th(in, re, fi)) || !bytes.Equal(co[34:66], nonceR) {
+				t.Fatal("Confirm header, th4 or N_R")
+			}
+			if !bytes.Equal(co[66:], mac(expand("rtcchat hs v1 responder confirm\x00", 32), th(in, re, fi, co[:66]))) {
+				t.Fatal("MAC_R")
+			}
+			th5 := th(in, re, fi, co)
+			if hex.EncodeToString(th5) != v.TranscriptHash {
+				t.Fatal("transcript hash")
+			}
+			if hex.EncodeToString(expand("rtcchat hs v1 session secret\x00"+string(th5), 64)) != v.SessionSecret {
+				t.Fatal("session secret")
+			}
+			// §3.3 session code.
+			c := sha([]byte("rtcchat session code v1\x00"), th5)
+			code := (uint64(c[0])<<32 | uint64(c[1])<<24 | uint64(c[2])<<16 | uint64(c[3])<<8 | uint64(c[4])) % 1_000_000_000
+			if want := fmt.Sprintf("%03d %03d %03d", code/1_000_000, code/1000%1000, code%1000); want != v.SessionCode {
+				t.Fatalf("session code %s, vector %s", want, v.SessionCode)
 			}
 		})
 	}
