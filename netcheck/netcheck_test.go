@@ -433,3 +433,31 @@ func FuzzParseBindingResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestSTUNOverIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm:             testRealm,
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: pc}},
+		LoggerFactory:     quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	v4 := startTURN(t, "127.0.0.1", "u", "p", false)
+	p := &Prober{LocalAddr: "[::1]:0", Timeout: 2 * time.Second, IPv6: true}
+	rep, err := p.STUN(context.Background(), []string{"stun:" + pc.LocalAddr().String(), stunURL(v4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Err != nil || r.Mapped != rep.Local || !r.Mapped.Addr().Is6() {
+		t.Fatalf("IPv6 server: %+v (local %s)", r, rep.Local)
+	}
+	if r := rep.Results[1]; r.Err == nil || !strings.Contains(r.Err.Error(), "not an IPv6 address") {
+		t.Fatalf("IPv4 server in an IPv6 probe: %+v", r)
+	}
+}

@@ -41,6 +41,9 @@ type Prober struct {
 	LocalAddr string
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
+	// IPv6 makes STUN probe over IPv6 (AAAA records, a udp6 socket on
+	// "[::]:0" unless LocalAddr says otherwise) instead of IPv4.
+	IPv6 bool
 }
 
 func (p *Prober) timeout() time.Duration {
@@ -74,14 +77,20 @@ var ErrTimeout = errors.New("no answer")
 // A server that cannot be parsed, resolved or reached gets an error in its
 // result; STUN itself fails only when the local socket cannot be opened.
 func (p *Prober) STUN(ctx context.Context, servers []string) (*STUNReport, error) {
-	local := p.LocalAddr
+	local, network := p.LocalAddr, "udp4"
+	if p.IPv6 {
+		network = "udp6"
+	}
 	if local == "" {
 		local = "0.0.0.0:0"
+		if p.IPv6 {
+			local = "[::]:0"
+		}
 	}
 	lc := net.ListenConfig{}
-	pc, err := lc.ListenPacket(ctx, "udp4", local)
+	pc, err := lc.ListenPacket(ctx, network, local)
 	if err != nil {
-		return nil, fmt.Errorf("open a UDP socket for the STUN probes on %s: %w", local, err)
+		return nil, fmt.Errorf("open a %s socket for the STUN probes on %s: %w", network, local, err)
 	}
 	defer pc.Close()
 	sock := newSocket(pc)
@@ -118,7 +127,7 @@ func (p *Prober) probeOne(ctx context.Context, sock *socket, raw string) STUNRes
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout())
 	defer cancel()
-	addr, err := p.resolve(ctx, srv.Host, srv.Port)
+	addr, err := p.resolve(ctx, srv.Host, srv.Port, p.IPv6)
 	if err != nil {
 		res.Err = err
 		return res
@@ -128,12 +137,17 @@ func (p *Prober) probeOne(ctx context.Context, sock *socket, raw string) STUNRes
 	return res
 }
 
-// resolve returns an IPv4 address for host (the probe socket is IPv4).
-func (p *Prober) resolve(ctx context.Context, host string, port int) (netip.AddrPort, error) {
+// resolve returns an address of host in the probe's family: IPv4, or IPv6
+// when v6 is set.
+func (p *Prober) resolve(ctx context.Context, host string, port int, v6 bool) (netip.AddrPort, error) {
+	family, network := "IPv4", "ip4"
+	if v6 {
+		family, network = "IPv6", "ip6"
+	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ip = ip.Unmap()
-		if !ip.Is4() {
-			return netip.AddrPort{}, fmt.Errorf("%s is not an IPv4 address (the probe uses IPv4)", host)
+		if ip.Is4() == v6 {
+			return netip.AddrPort{}, fmt.Errorf("%s is not an %s address (this probe uses %s)", host, family, family)
 		}
 		return netip.AddrPortFrom(ip, uint16(port)), nil
 	}
@@ -141,17 +155,19 @@ func (p *Prober) resolve(ctx context.Context, host string, port int) (netip.Addr
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	ips, err := r.LookupNetIP(ctx, "ip4", host)
+	ips, err := r.LookupNetIP(ctx, network, host)
 	if err != nil {
 		if ctx.Err() != nil {
 			return netip.AddrPort{}, fmt.Errorf("resolve %s: %w after %v", host, ErrTimeout, p.timeout())
 		}
 		return netip.AddrPort{}, fmt.Errorf("resolve %s: %w", host, err)
 	}
-	if len(ips) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("resolve %s: no IPv4 address", host)
+	for _, ip := range ips {
+		if ip = ip.Unmap(); ip.Is4() != v6 {
+			return netip.AddrPortFrom(ip, uint16(port)), nil
+		}
 	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+	return netip.AddrPort{}, fmt.Errorf("resolve %s: no %s address", host, family)
 }
 
 // socket multiplexes Binding transactions to several servers over one UDP

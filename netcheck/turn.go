@@ -116,7 +116,7 @@ func (f closeFunc) Close() error { f(); return nil }
 
 func (p *Prober) turnProbe(ctx context.Context, srv Server, username, password string, res TURNResult, closers *closerList) TURNResult {
 	defer closers.closeAll()
-	addr, err := p.resolve(ctx, srv.Host, srv.Port)
+	addr, err := p.resolve(ctx, srv.Host, srv.Port, false)
 	if err != nil {
 		res.Err = err
 		return res

@@ -78,6 +78,8 @@ type doctorReport struct {
 	Checks          []check    `json:"checks"`
 	STUN            []stunJSON `json:"stun"`
 	PublicEndpoints []string   `json:"public_endpoints"`
+	STUN6           []stunJSON `json:"stun_ipv6"`
+	PublicIPv6      []string   `json:"public_endpoints_ipv6"`
 	Mapping         string     `json:"mapping"`
 	NoNAT           bool       `json:"no_nat"`
 	TURN            []turnJSON `json:"turn"`
@@ -95,6 +97,7 @@ type doctorOptions struct {
 	home     string
 	json     bool
 	local    string
+	local6   string
 	// keyringGet is go-keyring's Get; a test may point it elsewhere.
 	keyringGet func(service, user string) (string, error)
 }
@@ -157,7 +160,9 @@ The exit status is 1 when a check FAILs.`,
 	f.StringVar(&o.home, "home", "", "data directory (default $"+homeEnv+", or the OS config directory/rtcchat)")
 	f.BoolVar(&o.json, "json", false, "print the report as one JSON object")
 	f.StringVar(&o.local, "local", "", "local address of the probe sockets (default 0.0.0.0:0)")
+	f.StringVar(&o.local6, "local6", "", "local address of the IPv6 probe socket (default [::]:0)")
 	_ = f.MarkHidden("local")
+	_ = f.MarkHidden("local6")
 	return cmd
 }
 
@@ -179,6 +184,8 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 		wg       sync.WaitGroup
 		stunRep  *netcheck.STUNReport
 		stunErr  error
+		stun6Rep *netcheck.STUNReport
+		stun6Err error
 		turnRes  = make([]netcheck.TURNResult, len(o.turn))
 		keyCheck check
 	)
@@ -187,6 +194,12 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 		go func() {
 			defer wg.Done()
 			stunRep, stunErr = p.STUN(ctx, stunServers)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p6 := &netcheck.Prober{Timeout: o.timeout, LocalAddr: o.local6, IPv6: true}
+			stun6Rep, stun6Err = p6.STUN(ctx, stunServers)
 		}()
 	}
 	for i, u := range o.turn {
@@ -204,7 +217,16 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 	dirCheck, dir := checkDataDir(o.home)
 	wg.Wait()
 
-	rep := &doctorReport{STUN: []stunJSON{}, TURN: []turnJSON{}, PublicEndpoints: []string{}, Mapping: string(netcheck.MappingUnknown), DataDir: dir}
+	rep := &doctorReport{STUN: []stunJSON{}, STUN6: []stunJSON{}, TURN: []turnJSON{}, PublicEndpoints: []string{}, PublicIPv6: []string{},
+		Mapping: string(netcheck.MappingUnknown), DataDir: dir}
+	v6ok := false
+	if stun6Rep != nil {
+		rep.STUN6 = stunResultsJSON(stun6Rep.Results)
+		for _, m := range stun6Rep.Mapping.Mapped {
+			rep.PublicIPv6 = append(rep.PublicIPv6, m.String())
+		}
+		v6ok = len(rep.PublicIPv6) > 0
+	}
 	mapping := netcheck.MappingResult{Kind: netcheck.MappingUnknown}
 	switch {
 	case len(stunServers) == 0:
@@ -215,25 +237,16 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 		rep.Checks = append(rep.Checks, check{Name: "STUN", Status: statusFail, Detail: stunErr.Error(),
 			Fix: "another program may hold the socket, or the OS forbids UDP; check the firewall and --local"})
 	default:
-		rep.Checks = append(rep.Checks, stunChecks(stunRep)...)
+		rep.Checks = append(rep.Checks, stunChecks(stunRep, v6ok)...)
 		mapping = stunRep.Mapping
-		for _, r := range stunRep.Results {
-			j := stunJSON{Server: r.Server}
-			if r.Addr.IsValid() {
-				j.Addr = r.Addr.String()
-			}
-			if r.Err != nil {
-				j.Error = r.Err.Error()
-			} else {
-				j.Mapped = r.Mapped.String()
-				j.RTTms = ms(r.RTT)
-			}
-			rep.STUN = append(rep.STUN, j)
-		}
+		rep.STUN = stunResultsJSON(stunRep.Results)
 		for _, m := range mapping.Mapped {
 			rep.PublicEndpoints = append(rep.PublicEndpoints, m.String())
 		}
 		rep.Checks = append(rep.Checks, endpointCheck(mapping), mappingCheck(mapping))
+	}
+	if len(stunServers) > 0 {
+		rep.Checks = append(rep.Checks, ipv6Check(stun6Rep, stun6Err))
 	}
 	rep.Mapping = string(mapping.Kind)
 	rep.NoNAT = mapping.NoNAT
@@ -269,7 +282,59 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func stunChecks(rep *netcheck.STUNReport) []check {
+func stunResultsJSON(results []netcheck.STUNResult) []stunJSON {
+	out := []stunJSON{}
+	for _, r := range results {
+		j := stunJSON{Server: r.Server}
+		if r.Addr.IsValid() {
+			j.Addr = r.Addr.String()
+		}
+		if r.Err != nil {
+			j.Error = r.Err.Error()
+		} else {
+			j.Mapped = r.Mapped.String()
+			j.RTTms = ms(r.RTT)
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// ipv6Check summarises the IPv6 probe. IPv6 is a bonus (offer and answer
+// gather both families), so its absence is not a warning.
+func ipv6Check(rep *netcheck.STUNReport, err error) check {
+	c := check{Name: "IPv6", Status: statusOK}
+	if err != nil {
+		c.Detail = "not available on this host (" + err.Error() + "); connections use IPv4"
+		return c
+	}
+	m := rep.Mapping
+	if len(m.Mapped) == 0 {
+		why := "no server has an IPv6 address"
+		for _, r := range rep.Results {
+			if r.Addr.IsValid() && r.Err != nil {
+				why = r.Err.Error()
+				break
+			}
+		}
+		c.Detail = "no STUN server answered over IPv6 (" + why + "); connections use IPv4"
+		return c
+	}
+	parts := make([]string, len(m.Mapped))
+	for i, a := range m.Mapped {
+		parts[i] = a.String()
+	}
+	c.Detail = "works; seen at " + strings.Join(parts, ", ")
+	switch {
+	case m.NoNAT:
+		c.Detail += " (this host's own address: peers with IPv6 can reach you directly if no firewall drops inbound UDP)"
+	case m.Kind == netcheck.MappingEndpointDependent:
+		c.Detail += " (behind an endpoint-dependent NAT66)"
+	}
+	return c
+}
+
+func stunChecks(rep *netcheck.STUNReport, v6ok bool) []check {
 	answered := 0
 	for _, r := range rep.Results {
 		if r.Err == nil {
@@ -306,7 +371,15 @@ func stunChecks(rep *netcheck.STUNReport) []check {
 		out = append(out, c)
 	}
 	if answered == 0 && len(rep.Results) > 0 {
-		c := check{Name: "STUN", Status: statusFail, Detail: "no STUN server answered"}
+		c := check{Name: "STUN", Status: statusFail, Detail: "no STUN server answered over IPv4"}
+		if v6ok {
+			// IPv6 works: peers with IPv6 can still connect.
+			c.Status = statusWarn
+			c.Detail += " (IPv6 works, so peers with IPv6 can still connect)"
+			for i := range out {
+				out[i].Status = statusWarn
+			}
+		}
 		timeouts := 0
 		for _, r := range rep.Results {
 			if errors.Is(r.Err, netcheck.ErrTimeout) && r.Addr.IsValid() {

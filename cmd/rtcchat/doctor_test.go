@@ -424,3 +424,47 @@ func TestDoctorHelp(t *testing.T) {
 		t.Error("hidden flag shown")
 	}
 }
+
+func TestDoctorIPv6(t *testing.T) {
+	noKeyring(t)
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	srv, err := turn.NewServer(turn.ServerConfig{Realm: relayRealm, PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: pc}}, LoggerFactory: quietLoggerFactory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	v6 := "stun:" + pc.LocalAddr().String()
+	v4 := startTestTURN(t, "127.0.0.1", "u", "p")
+
+	out, err := execRootCtx(context.Background(), "doctor", "--json", "--timeout", "1s", "--home", t.TempDir(),
+		"--stun", "stun:"+v4.String(), "--stun", v6)
+	var rep doctorReport
+	if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+		t.Fatalf("bad JSON: %v (%v)\n%s", jerr, err, out)
+	}
+	if len(rep.PublicIPv6) != 1 || !strings.HasPrefix(rep.PublicIPv6[0], "[::1]:") || len(rep.PublicEndpoints) != 1 {
+		t.Fatalf("IPv6 endpoints %v, IPv4 endpoints %v", rep.PublicIPv6, rep.PublicEndpoints)
+	}
+	if c := findExact(t, &rep, "IPv6"); c.Status != statusOK || !strings.Contains(c.Detail, "works") || !strings.Contains(c.Detail, "own address") {
+		t.Fatalf("IPv6 check %+v", c)
+	}
+	if rep.STUN6[0].Error == "" || rep.STUN6[1].Mapped == "" {
+		t.Fatalf("stun_ipv6 %+v", rep.STUN6)
+	}
+
+	// Only the IPv6 server: IPv4 finds nothing, but that is no failure.
+	out, err = execRootCtx(context.Background(), "doctor", "--json", "--timeout", "1s", "--home", t.TempDir(), "--stun", v6)
+	if err != nil {
+		t.Fatalf("doctor failed although IPv6 works: %v\n%s", err, out)
+	}
+	rep = doctorReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if c := findExact(t, &rep, "STUN"); c.Status != statusWarn || !strings.Contains(c.Detail, "IPv6 works") {
+		t.Fatalf("summary %+v", c)
+	}
+}
