@@ -281,6 +281,7 @@ func TestUnansweredSTUN(t *testing.T) {
 	}()
 	cfg := LoopbackConfig()
 	cfg.STUN = []string{"stun:" + pc.LocalAddr().String()}
+	cfg.TURN = []TURNServer{{URL: "turn:" + pc.LocalAddr().String() + "?transport=udp", Username: "u", Password: "p"}}
 	cfg.GatherTimeout = time.Second
 	var logged []string
 	cfg.Log = func(f string, a ...any) { logged = append(logged, f) }
@@ -299,7 +300,13 @@ func TestUnansweredSTUN(t *testing.T) {
 			found = true
 		}
 	}
-	if !found || len(logged) == 0 {
+	turnNamed := false
+	for _, n := range o.Notes() {
+		if strings.Contains(n, "no TURN relay address from turn:"+pc.LocalAddr().String()) {
+			turnNamed = true
+		}
+	}
+	if !found || !turnNamed || len(logged) == 0 {
 		t.Fatalf("notes %q do not name the server", o.Notes())
 	}
 	if len(o.Local().Candidates) == 0 {
