@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"reflect"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +56,16 @@ func TestKeyProcessSignsAndDH(t *testing.T) {
 	}
 	if !kp.Public().Equal(info.Public) || kp.Fingerprint() != info.Fingerprint {
 		t.Fatal("key process identity differs from the stored one")
+	}
+	// The key process disabled core dumps for itself.
+	if runtime.GOOS == "linux" {
+		lim, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", kp.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`Max core file size\s+0\s+0\s`).Match(lim) {
+			t.Fatalf("key process core limit not 0:\n%s", lim)
+		}
 	}
 	// The storage key arrived: sealed blobs work in the chat process.
 	if err := v.SaveSealed("pending", fp(1), []byte("m")); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -421,6 +422,22 @@ func TestEventLogSanitizes(t *testing.T) {
 	}
 }
 
+// vmLocked returns VmLck from /proc/self/status, in kB.
+func vmLocked(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int
+		if _, err := fmt.Sscanf(line, "VmLck: %d kB", &kb); err == nil {
+			return kb
+		}
+	}
+	t.Skip("no VmLck in /proc/self/status")
+	return 0
+}
+
 func TestHardenProcess(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		if err := HardenProcess(); err != nil {
@@ -434,9 +451,12 @@ func TestHardenProcess(t *testing.T) {
 	if !ProcessHardened() {
 		t.Fatal("RLIMIT_CORE or PR_SET_DUMPABLE not in effect")
 	}
+	before := vmLocked(t)
 	s := newSecret(100)
 	if !s.locked {
 		t.Log("mlock failed (RLIMIT_MEMLOCK too low?); the buffer is still off-heap and wiped")
+	} else if after := vmLocked(t); after <= before {
+		t.Fatalf("VmLck %d kB -> %d kB: the secret buffer is not locked", before, after)
 	}
 	copy(s.Bytes(), "secret")
 	s.Destroy()
