@@ -9,97 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
-)
-
-// Errors returned by the package. Every rejection wraps one of them and
-// leaves the Session unchanged.
-var (
-	// ErrMalformed: the message (or state) is not well formed.
-	ErrMalformed = errors.New("ratchet: malformed message")
-	// ErrUnknownKey: no header key of this session opens the header: the
-	// message is from another session, tampered with, or from a chain whose
-	// keys were already deleted.
-	ErrUnknownKey = errors.New("ratchet: header does not decrypt with any key of this session (tampered, foreign, or too old)")
-	// ErrReplay: the message's key was already used (a replay or a
-	// duplicate) or was evicted from the skipped-key store.
-	ErrReplay = errors.New("ratchet: message key already used or evicted (replay, duplicate, or too old)")
-	// ErrTooManySkipped: accepting the message would skip more than MaxSkip
-	// message keys in one chain.
-	ErrTooManySkipped = errors.New("ratchet: message is too far ahead (more than MaxSkip skipped messages)")
-	// ErrAuth: the header was authentic but the body failed authentication.
-	ErrAuth = errors.New("ratchet: message body failed authentication")
-	// ErrProtocol: an authenticated header violates the protocol.
-	ErrProtocol = errors.New("ratchet: protocol violation by peer")
-	// ErrClosed: the Session was closed and its keys wiped.
-	ErrClosed = errors.New("ratchet: session closed")
-	// ErrTooLarge: the plaintext exceeds MaxPlaintextSize.
-	ErrTooLarge = errors.New("ratchet: plaintext too large")
-	// ErrBadState: serialised state failed to decode.
-	ErrBadState = errors.New("ratchet: invalid serialised state")
-	// ErrExhausted: the sending chain reached 2^32-1 messages.
-	ErrExhausted = errors.New("ratchet: sending chain exhausted")
-)
-
-// Defaults and hard limits for Config.
-const (
-	DefaultMaxSkip          = 1000
-	DefaultMaxSkippedKeys   = 2000
-	DefaultMaxSkippedChains = 8
-
-	limitMaxSkip          = 100000
-	limitMaxSkippedKeys   = 100000
-	limitMaxSkippedChains = 64
-)
-
-// Config selects the ratchet variant and its bounds. The zero value is the
-// classic Double Ratchet with default bounds.
-type Config struct {
-	// PQ turns on the ML-KEM-1024 ratchet (security level "quantum").
-	// Levels "standard" and "enhanced" leave it off. Both peers must agree.
-	PQ bool
-	// MaxSkip bounds the message keys skipped in one chain step (spec
-	// MAX_SKIP). 0 means DefaultMaxSkip.
-	MaxSkip int
-	// MaxSkippedKeys bounds the skipped message keys stored in total; the
-	// oldest are evicted first. 0 means DefaultMaxSkippedKeys.
-	MaxSkippedKeys int
-	// MaxSkippedChains bounds the number of earlier receiving chains whose
-	// skipped keys are kept (each costs one header trial decryption per
-	// unknown message). 0 means DefaultMaxSkippedChains.
-	MaxSkippedChains int
-}
-
-func (c Config) normalise() (Config, error) {
-	if c.MaxSkip == 0 {
-		c.MaxSkip = DefaultMaxSkip
-	}
-	if c.MaxSkippedKeys == 0 {
-		c.MaxSkippedKeys = DefaultMaxSkippedKeys
-	}
-	if c.MaxSkippedChains == 0 {
-		c.MaxSkippedChains = DefaultMaxSkippedChains
-	}
-	if c.MaxSkip < 0 || c.MaxSkip > limitMaxSkip {
-		return c, fmt.Errorf("ratchet: MaxSkip %d out of range 1..%d", c.MaxSkip, limitMaxSkip)
-	}
-	if c.MaxSkippedKeys < 0 || c.MaxSkippedKeys > limitMaxSkippedKeys {
-		return c, fmt.Errorf("ratchet: MaxSkippedKeys %d out of range 1..%d", c.MaxSkippedKeys, limitMaxSkippedKeys)
-	}
-	if c.MaxSkippedChains < 0 || c.MaxSkippedChains > limitMaxSkippedChains {
-		return c, fmt.Errorf("ratchet: MaxSkippedChains %d out of range 1..%d", c.MaxSkippedChains, limitMaxSkippedChains)
-	}
-	return c, nil
-}
-
-// KEM object kinds attached to message 0 of a sending chain.
-const (
-	objNone = 0
-	objEK   = 1
-	objCT   = 2
 )
 
 // core is the fixed-size part of the ratchet state (spec §3.2 / §4.2 plus
@@ -159,18 +71,6 @@ func (c *core) wipe() {
 	c.peerEK = nil
 }
 
-type skippedKey struct {
-	n  uint32
-	mk [keySize]byte
-}
-
-// skippedChain holds the skipped message keys of one receiving chain,
-// identified by its header key (spec §4: MKSKIPPED keyed by (HK, n)).
-type skippedChain struct {
-	hk   [keySize]byte
-	keys []skippedKey
-}
-
 // keySource supplies fresh key pairs; tests replace it to record or
 // replay the X25519 secrets (the "quantum attacker" tests).
 type keySource interface {
@@ -183,6 +83,7 @@ type systemKeys struct{}
 func (systemKeys) newX25519() (*ecdh.PrivateKey, error) {
 	return ecdh.X25519().GenerateKey(rand.Reader)
 }
+
 func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
 	return mlkem.GenerateKey1024()
 }
@@ -352,42 +253,6 @@ func (s *Session) wipeLocked() {
 	s.closed = true
 }
 
-// chooseKEM decides which KEM object message 0 of a new sending chain
-// carries (PROTOCOL.md §4.6), in this order: resend our unconfirmed
-// ciphertext; encapsulate to the peer's newest key; resend our pending
-// encapsulation key; generate a new key pair.
-func (c *core) chooseKEM(src keySource) error {
-	c.sendObj = objNone
-	if !c.cfg.PQ {
-		return nil
-	}
-	switch {
-	case c.hasCt:
-		c.sendObj = objCT
-	case c.peerEK != nil:
-		ss, ct := c.peerEK.Encapsulate()
-		copy(c.ssOut[:], ss)
-		clear(ss)
-		c.ctOut, c.ctOutID, c.hasCt = ct, c.peerEKID, true
-		c.peerEK, c.peerEKID = nil, 0
-		c.sendObj = objCT
-	case c.myDK != nil:
-		c.sendObj = objEK
-	default:
-		if c.nextKEMID == math.MaxUint32 {
-			return ErrExhausted
-		}
-		dk, err := src.newMLKEM()
-		if err != nil {
-			return err
-		}
-		c.nextKEMID++
-		c.myDK, c.myDKID = dk, c.nextKEMID
-		c.sendObj = objEK
-	}
-	return nil
-}
-
 // headerAD is the header AEAD's associated data: len(AD) ‖ AD ‖ prefix byte.
 func headerAD(ad []byte, prefix byte) []byte {
 	b := make([]byte, 0, 2+len(ad)+1)
@@ -475,42 +340,6 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 	clear(next[:])
 	c.ns++
 	return out, nil
-}
-
-// pendingSkip collects the message keys a Decrypt would add to the skipped
-// store; they are committed only if the message authenticates.
-type pendingSkip struct {
-	hk   [keySize]byte
-	keys []skippedKey
-}
-
-func wipePending(p []pendingSkip) {
-	for i := range p {
-		clear(p[i].hk[:])
-		for j := range p[i].keys {
-			clear(p[i].keys[j].mk[:])
-		}
-	}
-}
-
-// skipTo advances the receiving chain of c up to (not including) until,
-// recording the skipped keys (spec §4.3 SkipMessageKeysHE).
-func (c *core) skipTo(until uint32, pending *[]pendingSkip) error {
-	if !c.hasCKr || until <= c.nr {
-		return nil
-	}
-	if uint64(until)-uint64(c.nr) > uint64(c.cfg.MaxSkip) {
-		return fmt.Errorf("%w: %d messages skipped, MaxSkip %d", ErrTooManySkipped, until-c.nr, c.cfg.MaxSkip)
-	}
-	p := pendingSkip{hk: c.hkr, keys: make([]skippedKey, 0, until-c.nr)}
-	for c.nr < until {
-		mk, next := kdfCK(&c.ckr)
-		p.keys = append(p.keys, skippedKey{n: c.nr, mk: mk})
-		c.ckr = next
-		c.nr++
-	}
-	*pending = append(*pending, p)
-	return nil
 }
 
 func openHeader(hk *[keySize]byte, w *wireMsg, ad []byte) ([]byte, bool) {
@@ -628,149 +457,4 @@ func (s *Session) decryptInChain(c *core, h *header, w *wireMsg, pending *[]pend
 	s.st = *c
 	s.commitSkipped(*pending)
 	return pt, nil
-}
-
-// decryptSkipped decrypts a message whose key was stored as skipped under
-// header key hk, and deletes that key on success.
-func (s *Session) decryptSkipped(hk *[keySize]byte, h *header, w *wireMsg) ([]byte, error) {
-	for i := range s.skipped {
-		sc := &s.skipped[i]
-		if subtle.ConstantTimeCompare(sc.hk[:], hk[:]) != 1 {
-			continue
-		}
-		for j := range sc.keys {
-			if sc.keys[j].n != h.n {
-				continue
-			}
-			pt, err := openBody(&sc.keys[j].mk, w, s.st.ad)
-			if err != nil {
-				return nil, err
-			}
-			clear(sc.keys[j].mk[:])
-			// slices.Delete zeroes the vacated tail slot, so no copy of a
-			// key is left behind in the backing array.
-			sc.keys = slices.Delete(sc.keys, j, j+1)
-			s.nskip--
-			if len(sc.keys) == 0 {
-				clear(sc.hk[:])
-				s.skipped = slices.Delete(s.skipped, i, i+1)
-			}
-			return pt, nil
-		}
-		break
-	}
-	return nil, ErrReplay
-}
-
-// commitSkipped adds pending skipped keys and evicts the oldest keys and
-// chains beyond the bounds.
-func (s *Session) commitSkipped(pending []pendingSkip) {
-	for _, p := range pending {
-		if len(p.keys) == 0 {
-			continue
-		}
-		n := len(s.skipped)
-		if n > 0 && subtle.ConstantTimeCompare(s.skipped[n-1].hk[:], p.hk[:]) == 1 {
-			s.skipped[n-1].keys = append(s.skipped[n-1].keys, p.keys...)
-		} else {
-			s.skipped = append(s.skipped, skippedChain{hk: p.hk, keys: append([]skippedKey(nil), p.keys...)})
-		}
-		s.nskip += len(p.keys)
-	}
-	// Drop emptied chains, then evict the oldest keys beyond the total bound.
-	for s.nskip > s.st.cfg.MaxSkippedKeys {
-		sc := &s.skipped[0]
-		clear(sc.keys[0].mk[:])
-		sc.keys = sc.keys[1:]
-		s.nskip--
-		if len(sc.keys) == 0 {
-			clear(sc.hk[:])
-			s.skipped = s.skipped[1:]
-		}
-	}
-	for len(s.skipped) > s.st.cfg.MaxSkippedChains {
-		sc := &s.skipped[0]
-		for j := range sc.keys {
-			clear(sc.keys[j].mk[:])
-		}
-		s.nskip -= len(sc.keys)
-		clear(sc.hk[:])
-		s.skipped = s.skipped[1:]
-	}
-}
-
-// ratchetRecv performs the DH ratchet step of spec §4.3 (DHRatchetHE) on c,
-// extended with the KEM ratchet of PROTOCOL.md §4.6.
-func (c *core) ratchetRecv(h *header, src keySource) error {
-	if !c.cfg.PQ && h.flags != 0 {
-		return fmt.Errorf("%w: KEM fields in a classic session", ErrProtocol)
-	}
-	var mixIn []byte
-	if h.flags&flagMixed != 0 {
-		if !c.hasCt {
-			return fmt.Errorf("%w: peer mixed a KEM secret that was never sent", ErrProtocol)
-		}
-		mixIn = c.ssOut[:]
-	}
-	peerPub, err := ecdh.X25519().NewPublicKey(h.dh[:])
-	if err != nil {
-		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
-	}
-	c.pn = c.ns
-	c.ns, c.nr = 0, 0
-	c.hks = c.nhks
-	c.hkr, c.hasHKr = c.nhkr, true
-	c.dhr, c.hasDHr = h.dh, true
-	dh, err := c.dhs.ECDH(peerPub)
-	if err != nil {
-		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
-	}
-	c.rk, c.ckr, c.nhkr, err = kdfRK(&c.rk, dh, mixIn)
-	clear(dh)
-	if err != nil {
-		return err
-	}
-	c.hasCKr = true
-	if mixIn != nil {
-		c.ctOut, c.ctOutID, c.hasCt = nil, 0, false
-		clear(c.ssOut[:])
-	}
-
-	// The KEM object, if this message (the first one accepted from the new
-	// chain) carries one.
-	var ss []byte
-	switch {
-	case h.flags&flagEK != 0:
-		if h.kemID > c.lastPeer {
-			ek, err := mlkem.NewEncapsulationKey1024(h.obj)
-			if err != nil {
-				return fmt.Errorf("%w: peer ML-KEM key: %v", ErrProtocol, err)
-			}
-			c.peerEK, c.peerEKID, c.lastPeer = ek, h.kemID, h.kemID
-		}
-	case h.flags&flagCT != 0:
-		if c.myDK != nil && h.kemID == c.myDKID {
-			ss, err = c.myDK.Decapsulate(h.obj)
-			if err != nil {
-				return fmt.Errorf("%w: ML-KEM ciphertext: %v", ErrProtocol, err)
-			}
-			defer clear(ss)
-			c.myDK, c.myDKID = nil, 0
-		}
-	}
-
-	if c.dhs, err = src.newX25519(); err != nil {
-		return err
-	}
-	dh, err = c.dhs.ECDH(peerPub)
-	if err != nil {
-		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
-	}
-	c.rk, c.cks, c.nhks, err = kdfRK(&c.rk, dh, ss)
-	clear(dh)
-	if err != nil {
-		return err
-	}
-	c.sendMixed = ss != nil
-	return c.chooseKEM(src)
 }

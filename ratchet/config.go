@@ -1,0 +1,86 @@
+package ratchet
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the package. Every rejection wraps one of them and
+// leaves the Session unchanged.
+var (
+	// ErrMalformed: the message (or state) is not well formed.
+	ErrMalformed = errors.New("ratchet: malformed message")
+	// ErrUnknownKey: no header key of this session opens the header: the
+	// message is from another session, tampered with, or from a chain whose
+	// keys were already deleted.
+	ErrUnknownKey = errors.New("ratchet: header does not decrypt with any key of this session (tampered, foreign, or too old)")
+	// ErrReplay: the message's key was already used (a replay or a
+	// duplicate) or was evicted from the skipped-key store.
+	ErrReplay = errors.New("ratchet: message key already used or evicted (replay, duplicate, or too old)")
+	// ErrTooManySkipped: accepting the message would skip more than MaxSkip
+	// message keys in one chain.
+	ErrTooManySkipped = errors.New("ratchet: message is too far ahead (more than MaxSkip skipped messages)")
+	// ErrAuth: the header was authentic but the body failed authentication.
+	ErrAuth = errors.New("ratchet: message body failed authentication")
+	// ErrProtocol: an authenticated header violates the protocol.
+	ErrProtocol = errors.New("ratchet: protocol violation by peer")
+	// ErrClosed: the Session was closed and its keys wiped.
+	ErrClosed = errors.New("ratchet: session closed")
+	// ErrTooLarge: the plaintext exceeds MaxPlaintextSize.
+	ErrTooLarge = errors.New("ratchet: plaintext too large")
+	// ErrBadState: serialised state failed to decode.
+	ErrBadState = errors.New("ratchet: invalid serialised state")
+	// ErrExhausted: the sending chain reached 2^32-1 messages.
+	ErrExhausted = errors.New("ratchet: sending chain exhausted")
+)
+
+// Defaults and hard limits for Config.
+const (
+	DefaultMaxSkip          = 1000
+	DefaultMaxSkippedKeys   = 2000
+	DefaultMaxSkippedChains = 8
+
+	limitMaxSkip          = 100000
+	limitMaxSkippedKeys   = 100000
+	limitMaxSkippedChains = 64
+)
+
+// Config selects the ratchet variant and its bounds. The zero value is the
+// classic Double Ratchet with default bounds.
+type Config struct {
+	// PQ turns on the ML-KEM-1024 ratchet (security level "quantum").
+	// Levels "standard" and "enhanced" leave it off. Both peers must agree.
+	PQ bool
+	// MaxSkip bounds the message keys skipped in one chain step (spec
+	// MAX_SKIP). 0 means DefaultMaxSkip.
+	MaxSkip int
+	// MaxSkippedKeys bounds the skipped message keys stored in total; the
+	// oldest are evicted first. 0 means DefaultMaxSkippedKeys.
+	MaxSkippedKeys int
+	// MaxSkippedChains bounds the number of earlier receiving chains whose
+	// skipped keys are kept (each costs one header trial decryption per
+	// unknown message). 0 means DefaultMaxSkippedChains.
+	MaxSkippedChains int
+}
+
+func (c Config) normalise() (Config, error) {
+	if c.MaxSkip == 0 {
+		c.MaxSkip = DefaultMaxSkip
+	}
+	if c.MaxSkippedKeys == 0 {
+		c.MaxSkippedKeys = DefaultMaxSkippedKeys
+	}
+	if c.MaxSkippedChains == 0 {
+		c.MaxSkippedChains = DefaultMaxSkippedChains
+	}
+	if c.MaxSkip < 0 || c.MaxSkip > limitMaxSkip {
+		return c, fmt.Errorf("ratchet: MaxSkip %d out of range 1..%d", c.MaxSkip, limitMaxSkip)
+	}
+	if c.MaxSkippedKeys < 0 || c.MaxSkippedKeys > limitMaxSkippedKeys {
+		return c, fmt.Errorf("ratchet: MaxSkippedKeys %d out of range 1..%d", c.MaxSkippedKeys, limitMaxSkippedKeys)
+	}
+	if c.MaxSkippedChains < 0 || c.MaxSkippedChains > limitMaxSkippedChains {
+		return c, fmt.Errorf("ratchet: MaxSkippedChains %d out of range 1..%d", c.MaxSkippedChains, limitMaxSkippedChains)
+	}
+	return c, nil
+}
