@@ -419,6 +419,7 @@ func (v *Vault) StartKeyProcess(opts KeyProcessOptions) (*KeyProcess, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout = reqR, repW
+	detach(cmd)
 	cmd.Stderr = opts.Stderr
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr

@@ -67,6 +67,8 @@ func TestKeyProcessSignsAndDH(t *testing.T) {
 			t.Fatalf("key process core limit not 0:\n%s", lim)
 		}
 	}
+	// In its own process group: a Ctrl-C meant for the chat does not kill it.
+	checkOwnProcessGroup(t, kp.cmd.Process.Pid)
 	// The storage key arrived: sealed blobs work in the chat process.
 	if err := v.SaveSealed("pending", fp(1), []byte("m")); err != nil {
 		t.Fatal(err)
