@@ -80,8 +80,11 @@
 //     or ciphertext per direction change).
 //   - Break-in recovery: a stolen state stops reading traffic after one
 //     round trip; with PQ on, an attacker who also breaks every X25519 key
-//     stops reading within two round trips (PROTOCOL.md §4.6 gives the
-//     exact bound; TestBreakInRecovery and TestQuantumBreakInRecovery).
+//     stops reading after one round trip if the ML-KEM secrets in the
+//     stolen state are unknown to it, and within two round trips if it has
+//     them too (PROTOCOL.md §4.6 gives the exact bounds; tests
+//     TestBreakInRecovery, TestQuantumBreakInRecovery and
+//     TestQuantumBreakInRecoveryWithoutKEMSecrets).
 //   - Errors: ErrMalformed, ErrUnknownKey, ErrReplay, ErrTooManySkipped,
 //     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted (Decrypt,
 //     Encrypt) and ErrBadState (Unmarshal); match them with errors.Is.

@@ -2,6 +2,8 @@ package ratchet
 
 import (
 	"bytes"
+	"crypto/mlkem"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"testing"
@@ -229,5 +231,55 @@ func TestRollbackNoKeyReuse(t *testing.T) {
 				t.Errorf("second message with the same number: %v, want ErrReplay", err)
 			}
 		})
+	}
+}
+
+// TestQuantumBreakInRecoveryWithoutKEMSecrets: as TestQuantumBreakInRecovery,
+// but the attacker's copy of the state lacks the ML-KEM secrets in it (the
+// pending decapsulation key and the pending KEM shared secret): the attacker
+// breaks X25519 and reads the classical state, but cannot break ML-KEM.
+// Once the KEM ratchet is running it is locked out after one round trip.
+func TestQuantumBreakInRecoveryWithoutKEMSecrets(t *testing.T) {
+	for _, w := range warmups {
+		for _, victimIsAlice := range []bool{true, false} {
+			name := fmt.Sprintf("%s/victim=%s", w.name, map[bool]string{true: "initiator", false: "responder"}[victimIsAlice])
+			t.Run(name, func(t *testing.T) {
+				a, b, ak, bk := newRecordedPair(t, Config{PQ: true})
+				w.run(t, a, b)
+				victim, peer, vk := a, b, ak
+				if !victimIsAlice {
+					victim, peer, vk = b, a, bk
+				}
+				stolen, err := unmarshal(snapshot(t, victim), &replayKeys{victim: vk, next: vk.xCount()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Scrub the ML-KEM secrets: the attacker substitutes its own.
+				if stolen.st.myDK != nil {
+					stolen.st.myDK, _ = mlkem.GenerateKey1024()
+				}
+				if stolen.st.hasCt {
+					rand.Read(stolen.st.ssOut[:])
+				}
+				got := conversation(t, victim, peer, &attacker{stolen}, 6, 1)
+				// Ping-pong [v p v p ...]: the victim's current chain and the
+				// peer's reply may be readable; from the victim's next chain
+				// on nothing is. At the very start the first KEM exchange is
+				// still under way, and one more message is readable.
+				bound := 2
+				if w.name == "at start" {
+					bound = 3
+				}
+				for i := bound; i < len(got); i++ {
+					if got[i] {
+						t.Fatalf("attacker read message %d (all: %v)", i, got)
+					}
+				}
+				if !got[0] {
+					t.Fatalf("attacker could not read the first message: test exercises nothing (%v)", got)
+				}
+				t.Logf("readable after compromise: %v", got)
+			})
+		}
 	}
 }
