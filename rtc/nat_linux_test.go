@@ -220,12 +220,19 @@ func (h *helper) expect(key string, timeout time.Duration) string {
 // connect runs an offerer in peer A's namespace and an answerer in peer B's
 // and returns what each reported as its result.
 func (n *natNet) connect(env ...string) (offRes, ansRes, offer string) {
+	return n.connectAfter(0, env...)
+}
+
+// connectAfter hands the answer to the offerer only after delay, as when a
+// person pastes it minutes later.
+func (n *natNet) connectAfter(delay time.Duration, env ...string) (offRes, ansRes, offer string) {
 	n.t.Helper()
 	off := n.start(n.pa, "offer", env...)
 	offer = off.expect("BLOB", 30*time.Second)
 	ans := n.start(n.pb, "answer", env...)
 	fmt.Fprintln(ans.stdin, offer)
 	answer := ans.expect("BLOB", 30*time.Second)
+	time.Sleep(delay)
 	fmt.Fprintln(off.stdin, answer)
 	offRes = off.expect("RESULT", 60*time.Second)
 	ansRes = ans.expect("RESULT", 60*time.Second)
@@ -257,6 +264,27 @@ func TestNATTraversal(t *testing.T) {
 		}
 		if strings.Count(offRes, "host udp") == 2 {
 			t.Fatalf("host-to-host pair selected: %s", offRes)
+		}
+	})
+
+	t.Run("late answer through NATs that forget quickly", func(t *testing.T) {
+		// The routers forget an idle UDP mapping after 2 s; the answer
+		// arrives 6 s after the answerer started. The answerer's checks,
+		// which go on (pion alone stops after 7 per pair), keep its
+		// mapping towards the offerer open, so the offerer's late checks
+		// get through.
+		n := newNATNet(t, false)
+		for _, r := range []string{n.ra, n.rb} {
+			if err := exec.Command("ip", "netns", "exec", r, "sh", "-c", "echo 2 > /proc/sys/net/netfilter/nf_conntrack_udp_timeout").Run(); err != nil {
+				t.Skipf("cannot set the conntrack UDP timeout in a namespace: %v", err)
+			}
+		}
+		n.start(n.pub, "server").expect("READY", 30*time.Second)
+		offRes, ansRes, _ := n.connectAfter(6 * time.Second)
+		for _, r := range []string{offRes, ansRes} {
+			if !strings.HasPrefix(r, "ok direct") {
+				t.Fatalf("want a direct connection: %s", r)
+			}
 		}
 	})
 
