@@ -132,6 +132,10 @@ func candidateOK(f, g *[n]int16) bool {
 		sq += a*a + b*b
 	}
 	bad |= uint32(sq-int32(math.Ceil(bnormMax)))>>31 ^ 1 // sq ≥ 16823
+	if bad != 0 {
+		// Rejected already: skipping the FFT reveals only the verdict.
+		return false
+	}
 	// Gram-Schmidt norm: in the FFT domain the vector has squared modulus
 	// q²/(|f|²+|g|²) at each root; its squared norm is the mean of that over
 	// all n roots (Parseval), i.e. (2/n)·Σ over the n/2 roots we evaluate.

@@ -87,10 +87,16 @@ func kgDFT(b []complex128, logm, dir int) {
 	}
 }
 
-func revBits(x, logm int) int {
-	r := 0
-	for i := 0; i < logm; i++ {
-		r = r<<1 | (x>>i)&1
+// revBits reverses the low logm bits of x (public indices only).
+func revBits(x, logm int) int { return int(kgRev[x]) >> (10 - logm) }
+
+var kgRev = func() (t [1024]uint16) {
+	for x := range t {
+		r := 0
+		for i := 0; i < 10; i++ {
+			r = r<<1 | (x>>i)&1
+		}
+		t[x] = uint16(r)
 	}
-	return r
-}
+	return
+}()

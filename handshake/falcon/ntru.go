@@ -41,7 +41,7 @@ var fgBits = [11]int{5, 13, 28, 55, 110, 218, 430, 835, 1655, 3265, 6520}
 // shift s. fgRedBits[d] bounds the bit length of the reduced F_d, G_d.
 var (
 	kInit  = [11]int{20, 34, 62, 116, 225, 440, 850, 1670, 3290, 6500, 30}
-	kSlack = [11]int{5, 5, 5, 8, 14, 26, 26, 34, 42, 4, 5}
+	kSlack = [11]int{5, 5, 5, 8, 14, 26, 26, 4, 4, 4, 5}
 )
 
 func fgRedBits(d int) int { return fgBits[d] + (logN - d) + 2 }
@@ -95,7 +95,12 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 		Lp := fgRedWords(d + 1)
 		Wf := fgWords[d]
 		Ll := Lp + Wf + 1
-		Fl, Gl := liftFG(Fd, Gd, Lp, fs[d], gs[d], Wf, logm, Ll, ps)
+		var Fl, Gl []uint32
+		if logm <= 3 {
+			Fl, Gl = liftSchool(Fd, Gd, Lp, fs[d], gs[d], Wf, logm, Ll)
+		} else {
+			Fl, Gl = liftFG(Fd, Gd, Lp, fs[d], gs[d], Wf, logm, Ll, ps)
+		}
 		B0 := fgRedBits(d+1) + fgBits[d] + logm
 		if B0 > 31*Ll-1 {
 			B0 = 31*Ll - 1
@@ -352,17 +357,11 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 		Pf[j] = complex(real(a)*inv, -imag(a)*inv)
 		Pg[j] = complex(real(b)*inv, -imag(b)*inv)
 	}
-	if ntruStatsHook != nil {
-		mn := math.Inf(1)
-		for j := 0; j < hm; j++ {
-			v := real(Pf[j])*real(Pf[j]) + imag(Pf[j])*imag(Pf[j]) + real(Pg[j])*real(Pg[j]) + imag(Pg[j])*imag(Pg[j])
-			// |Pf|²+|Pg|² = 1/D
-			mn = math.Min(mn, -0.5*math.Log2(v))
-		}
-		ntruStatsHook(d, "log2minD", mn+float64(ef))
-		ntruStatsHook(d, "fgbits-minD", float64(fgBits[d])-mn-float64(ef))
-	}
 	useRNS := m > 16
+	var ddb *ddBabai
+	if logm == 2 || logm == 3 {
+		ddb = newDDBabai(f, g, Wf, Aw, logm)
+	}
 	kb := (kBits + logm + 1 + 30) / 31
 	LT := Wf + kb
 	var mul *kfMul
@@ -384,6 +383,22 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 		}
 		A := min(L, B/31+1)
 		eF := 31*A - 300
+		if ddb != nil {
+			if ntruAdaptive && ntruStatsHook != nil {
+				mx := ddb.quotient(k, F, G, L, A, 1)
+				s = max(0, int(math.Ceil(math.Log2(mx)+float64(eF-ef)))-(kBits-2))
+			}
+			mx := ddb.quotient(k, F, G, L, A, pow2f(eF-ef-s))
+			if ntruStatsHook != nil {
+				lk := math.Log2(mx) + float64(eF-ef)
+				if prevS < 0 {
+					ntruStatsHook(d, "e0", lk)
+				} else if prevS > 0 {
+					ntruStatsHook(d, "cK", lk-float64(prevS))
+				}
+			}
+			goto haveK
+		}
 		for i := 0; i < m; i++ {
 			fl[i] = zwindow(F[i*L:(i+1)*L], A)
 			fl[m+i] = zwindow(G[i*L:(i+1)*L], A)
@@ -400,7 +415,6 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 				mx = math.Max(mx, math.Abs(Kf[i]))
 			}
 			lk := math.Log2(mx) + float64(eF-ef)
-			ntruStatsHook(d, "log2K", lk)
 			if prevS < 0 {
 				ntruStatsHook(d, "e0", lk)
 			} else if prevS > 0 {
@@ -410,10 +424,13 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 				s = max(0, int(math.Ceil(lk))-(kBits-2))
 			}
 		}
-		sc := pow2f(eF - ef - s)
-		for i := 0; i < m; i++ {
-			k[i] = roundClamp(Kf[i] * sc)
+		{
+			sc := pow2f(eF - ef - s)
+			for i := 0; i < m; i++ {
+				k[i] = roundClamp(Kf[i] * sc)
+			}
 		}
+	haveK:
 		if useRNS {
 			mul.mul(T, k)
 		} else {

@@ -279,3 +279,66 @@ func TestMkgaussDistribution(t *testing.T) {
 		t.Fatalf("mean %.4f variance %.4f, want 0 and %.4f", mean, v, want)
 	}
 }
+
+func sampleSolvable(tb testing.TB, label string) (f, g [n]int16) {
+	seed := sha3.SumSHAKE256([]byte(label), 48)
+	r := newKgRNG(seed[:])
+	for {
+		samplePoly(r, &f)
+		samplePoly(r, &g)
+		if !candidateOK(&f, &g) {
+			continue
+		}
+		if _, ok := publicFromFG(&f, &g); ok {
+			return
+		}
+	}
+}
+
+func BenchmarkNTRUSolve(b *testing.B) {
+	f, g := sampleSolvable(b, "bench")
+	rns()
+	for b.Loop() {
+		if _, _, ok := ntruSolve(&f, &g); !ok {
+			b.Fatal("ntruSolve failed")
+		}
+	}
+}
+
+func BenchmarkSampleCandidate(b *testing.B) {
+	seed := sha3.SumSHAKE256([]byte("bench"), 48)
+	r := newKgRNG(seed[:])
+	var f, g [n]int16
+	for b.Loop() {
+		samplePoly(r, &f)
+		samplePoly(r, &g)
+		candidateOK(&f, &g)
+	}
+}
+
+// TestLiftSchoolMatchesRNS: both ways of lifting give the same result.
+func TestLiftSchoolMatchesRNS(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(9, 10))
+	ps := rns()
+	for _, logm := range []int{1, 2, 3, 4} {
+		m := 1 << logm
+		Lp, Wf := 5, 3
+		Lout := Lp + Wf + 1
+		mk := func(cnt, L int) []uint32 {
+			out := make([]uint32, cnt*L)
+			for i := 0; i < cnt; i++ {
+				copy(out[i*L:], bigToZint(randBig(r, 31*L-2, true), L))
+			}
+			return out
+		}
+		Fp, Gp := mk(m/2, Lp), mk(m/2, Lp)
+		f, g := mk(m, Wf), mk(m, Wf)
+		F1, G1 := liftSchool(Fp, Gp, Lp, f, g, Wf, logm, Lout)
+		F2, G2 := liftFG(Fp, Gp, Lp, f, g, Wf, logm, Lout, ps)
+		for i := range F1 {
+			if F1[i] != F2[i] || G1[i] != G2[i] {
+				t.Fatalf("logm=%d: schoolbook and RNS lifts differ at word %d", logm, i)
+			}
+		}
+	}
+}

@@ -420,3 +420,57 @@ func zintModComb(out, ua, ub []uint32, fa, fb int64, y []uint32, y0i uint32, tmp
 		out[w] = r[w] ^ ((r[w] ^ d[w]) & takeD)
 	}
 }
+
+// zintMulAcc sets t += sgn·a·b modulo 2^(31·len(t)), for two's-complement a
+// and b (sgn = ±1). Cost len(b)·len(t) word products, whatever the values.
+func zintMulAcc(t, a, b []uint32, sgn int64) {
+	Lt, La, Lb := len(t), len(a), len(b)
+	aext := -(a[La-1] >> 30) & mask31
+	for j := 0; j < Lb && j < Lt; j++ {
+		c := int64(b[j])
+		if j == Lb-1 { // public index: the top word of b is signed
+			c = int64(int32(b[j]<<1) >> 1)
+		}
+		c *= sgn
+		var cy int64
+		tj := t[j:]
+		for w := range tj {
+			aw := aext
+			if w < La {
+				aw = a[w]
+			}
+			z := int64(tj[w]) + c*int64(aw) + cy
+			tj[w] = uint32(z) & mask31
+			cy = z >> 31
+		}
+	}
+}
+
+// liftSchool computes F = F'(x²)·g(−x), G = G'(x²)·f(−x) by schoolbook
+// multiplication (for small degrees, where it beats the RNS product).
+func liftSchool(Fp, Gp []uint32, Lp int, f, g []uint32, Wf, logm, Lout int) (F, G []uint32) {
+	m := 1 << logm
+	hm := m >> 1
+	F = make([]uint32, m*Lout)
+	G = make([]uint32, m*Lout)
+	for k := 0; k < 2; k++ {
+		src, other, dst := Fp, g, F
+		if k == 1 {
+			src, other, dst = Gp, f, G
+		}
+		for i := 0; i < hm; i++ {
+			a := src[i*Lp : (i+1)*Lp]
+			for j := 0; j < m; j++ {
+				b := other[j*Wf : (j+1)*Wf]
+				sgn := int64(1 - 2*(j&1)) // g(−x)
+				e := 2*i + j
+				if e >= m {
+					e -= m
+					sgn = -sgn
+				}
+				zintMulAcc(dst[e*Lout:(e+1)*Lout], a, b, sgn)
+			}
+		}
+	}
+	return F, G
+}
