@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"crypto/mlkem"
+	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -13,9 +14,10 @@ import (
 // recordingKeys is a keySource that records every X25519 private key it
 // hands out, so the quantum-attacker tests can leak them.
 type recordingKeys struct {
-	mu  sync.Mutex
-	x   []*ecdh.PrivateKey
-	kem []*mlkem.DecapsulationKey1024
+	mu      sync.Mutex
+	x       []*ecdh.PrivateKey
+	seeds   [][]byte // ML-KEM-1024 key generation seeds
+	encRand [][]byte // encapsulation randomness
 }
 
 func (r *recordingKeys) newX25519() (*ecdh.PrivateKey, error) {
@@ -30,14 +32,25 @@ func (r *recordingKeys) newX25519() (*ecdh.PrivateKey, error) {
 }
 
 func (r *recordingKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
-	k, err := mlkem.GenerateKey1024()
+	seed := make([]byte, mlkem.SeedSize)
+	rand.Read(seed)
+	k, err := mlkem.NewDecapsulationKey1024(seed)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.kem = append(r.kem, k)
+	r.seeds = append(r.seeds, seed)
 	r.mu.Unlock()
 	return k, nil
+}
+
+func (r *recordingKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
+	random := make([]byte, 32)
+	rand.Read(random)
+	r.mu.Lock()
+	r.encRand = append(r.encRand, random)
+	r.mu.Unlock()
+	return mlkemtest.Encapsulate1024(ek, random)
 }
 
 func (r *recordingKeys) xCount() int {
@@ -66,6 +79,11 @@ func (r *replayKeys) newX25519() (*ecdh.PrivateKey, error) {
 }
 
 func (r *replayKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) { return mlkem.GenerateKey1024() }
+
+func (r *replayKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
+	ss, ct := ek.Encapsulate()
+	return ss, ct, nil
+}
 
 var testSecret = bytes.Repeat([]byte{0x42}, 64)
 var testAD = []byte("rtcchat test session AD")

@@ -76,6 +76,7 @@ func (c *core) wipe() {
 type keySource interface {
 	newX25519() (*ecdh.PrivateKey, error)
 	newMLKEM() (*mlkem.DecapsulationKey1024, error)
+	encapsulate(ek *mlkem.EncapsulationKey1024) (sharedKey, ciphertext []byte, err error)
 }
 
 type systemKeys struct{}
@@ -86,6 +87,10 @@ func (systemKeys) newX25519() (*ecdh.PrivateKey, error) {
 
 func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
 	return mlkem.GenerateKey1024()
+}
+func (systemKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
+	ss, ct := ek.Encapsulate()
+	return ss, ct, nil
 }
 
 // Session is one side of a ratchet session. It is safe for concurrent use.

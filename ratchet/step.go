@@ -30,7 +30,10 @@ func (c *core) chooseKEM(src keySource) error {
 	case c.hasCt:
 		c.sendObj = objCT
 	case c.peerEK != nil:
-		ss, ct := c.peerEK.Encapsulate()
+		ss, ct, err := src.encapsulate(c.peerEK)
+		if err != nil {
+			return err
+		}
 		copy(c.ssOut[:], ss)
 		clear(ss)
 		c.ctOut, c.ctOutID, c.hasCt = ct, c.peerEKID, true
