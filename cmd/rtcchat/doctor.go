@@ -19,6 +19,7 @@ import (
 
 	"github.com/rtcchat/rtcchat/netcheck"
 	"github.com/rtcchat/rtcchat/rtc"
+	"github.com/rtcchat/rtcchat/vault"
 )
 
 func init() { extraCommands = append(extraCommands, newDoctorCmd) }
@@ -39,10 +40,9 @@ const (
 // keyringProbeService and keyringProbeUser name an item that never exists:
 // doctor only reads it, so a working keyring answers "not found".
 const (
-	keyringProbeService = "rtcchat"
+	keyringProbeService = vault.KeyringService
 	keyringProbeUser    = "rtcchat-doctor-probe (never stored)"
 	keyringTimeout      = 5 * time.Second
-	homeEnv             = "RTCCHAT_HOME"
 )
 
 // check is one line of the report.
@@ -94,7 +94,8 @@ type doctorOptions struct {
 	turnUser string
 	turnPass string
 	timeout  time.Duration
-	home     string
+	home     string // the data directory (resolved from --home, RTCCHAT_HOME or the OS default)
+	homeErr  error  // why it could not be resolved
 	json     bool
 	local    string
 	local6   string
@@ -132,6 +133,7 @@ The exit status is 1 when a check FAILs.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			o.home, o.homeErr = dataHome(cmd)
 			if !cmd.Flags().Changed("stun") {
 				o.stun = append([]string(nil), defaultDoctorSTUN...)
 			}
@@ -157,7 +159,6 @@ The exit status is 1 when a check FAILs.`,
 	f.StringVar(&o.turnUser, "turn-user", "", "TURN username for --turn URLs without credentials")
 	f.StringVar(&o.turnPass, "turn-pass", "", "TURN password for --turn URLs without credentials")
 	f.DurationVar(&o.timeout, "timeout", netcheck.DefaultTimeout, "how long each server gets to answer")
-	f.StringVar(&o.home, "home", "", "data directory (default $"+homeEnv+", or the OS config directory/rtcchat)")
 	f.BoolVar(&o.json, "json", false, "print the report as one JSON object")
 	f.StringVar(&o.local, "local", "", "local address of the probe sockets (default 0.0.0.0:0)")
 	f.StringVar(&o.local6, "local6", "", "local address of the IPv6 probe socket (default [::]:0)")
@@ -214,7 +215,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 		defer wg.Done()
 		keyCheck = checkKeyring(o.keyringGet, keyringTimeout)
 	}()
-	dirCheck, dir := checkDataDir(o.home)
+	dirCheck, dir := checkDataDir(o.home, o.homeErr)
 	wg.Wait()
 
 	rep := &doctorReport{STUN: []stunJSON{}, STUN6: []stunJSON{}, TURN: []turnJSON{}, PublicEndpoints: []string{}, PublicIPv6: []string{},
@@ -493,6 +494,11 @@ func turnChecks(results []netcheck.TURNResult, m netcheck.MappingResult) []check
 // timeout, means it is unavailable. Nothing is written.
 func checkKeyring(get func(service, user string) (string, error), timeout time.Duration) check {
 	c := check{Name: "keyring"}
+	if os.Getenv(vault.NoKeyringEnv) != "" {
+		c.Status = statusOK
+		c.Detail = "not used: disabled by " + vault.NoKeyringEnv + "; identities are sealed with a passphrase"
+		return c
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := get(keyringProbeService, keyringProbeUser)
@@ -533,31 +539,19 @@ func keyringKind() string {
 	}
 }
 
-// dataDir is --home, else $RTCCHAT_HOME, else os.UserConfigDir()/rtcchat.
-func dataDir(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if d := os.Getenv(homeEnv); d != "" {
-		return d, nil
-	}
-	d, err := os.UserConfigDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "rtcchat"), nil
-}
-
-// checkDataDir checks that the data directory, if it exists, is a directory
-// owned by this user that nobody else can read or write (0700), and that
-// nothing in it (two levels deep) is open to others.
-func checkDataDir(flag string) (check, string) {
+// checkDataDir checks that the data directory (--home, $RTCCHAT_HOME or
+// os.UserConfigDir()/rtcchat, as resolved by dataHome), if it exists, is a
+// directory owned by this user that nobody else can read or write (0700), and
+// that nothing in it (two levels deep) is open to others.
+func checkDataDir(dir string, resolveErr error) (check, string) {
 	c := check{Name: "data directory"}
-	dir, err := dataDir(flag)
-	if err != nil {
+	if resolveErr != nil || dir == "" {
 		c.Status = statusFail
-		c.Detail = "cannot find the OS config directory: " + err.Error()
-		c.Fix = "set --home DIR or " + homeEnv
+		c.Detail = "cannot find the data directory"
+		if resolveErr != nil {
+			c.Detail += ": " + resolveErr.Error()
+		}
+		c.Fix = "set --home DIR or " + vault.HomeEnv
 		return c, ""
 	}
 	fi, err := os.Stat(dir)

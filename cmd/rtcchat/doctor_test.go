@@ -18,6 +18,8 @@ import (
 
 	"github.com/pion/turn/v5"
 	gokeyring "github.com/zalando/go-keyring"
+
+	"github.com/rtcchat/rtcchat/vault"
 )
 
 // execRootCtx runs the rtcchat command line in-process and returns its output
@@ -94,6 +96,7 @@ func loopback2() string {
 // noKeyring points go-keyring at a D-Bus socket that does not exist, so the
 // keyring check fails quickly and the same way everywhere.
 func noKeyring(t *testing.T) {
+	t.Setenv(vault.NoKeyringEnv, "")
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus"))
 }
 
@@ -269,7 +272,7 @@ func TestDoctorDataDir(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "rtcchat")
 			tc.setup(t, dir)
-			c, got := checkDataDir(dir)
+			c, got := checkDataDir(dir, nil)
 			if got != dir || c.Status != tc.status || !strings.Contains(c.Detail, tc.want) {
 				t.Fatalf("got %+v for %s", c, got)
 			}
@@ -278,14 +281,26 @@ func TestDoctorDataDir(t *testing.T) {
 			}
 		})
 	}
-	t.Run("RTCCHAT_HOME", func(t *testing.T) {
+	t.Run("RTCCHAT_HOME and --home", func(t *testing.T) {
+		noKeyring(t)
 		dir := filepath.Join(t.TempDir(), "env")
-		t.Setenv(homeEnv, dir)
-		if _, got := checkDataDir(""); got != dir {
-			t.Fatalf("data dir %s, want %s", got, dir)
+		t.Setenv(vault.HomeEnv, dir)
+		out, err := execRootCtx(context.Background(), "doctor", "--json", "--stun", "none")
+		var rep doctorReport
+		if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil || rep.DataDir != dir {
+			t.Fatalf("data dir %q, want %s (%v, %v)\n%s", rep.DataDir, dir, err, jerr, out)
 		}
-		if _, got := checkDataDir("/flag"); got != "/flag" {
-			t.Fatalf("--home did not win over %s: %s", homeEnv, got)
+		flag := filepath.Join(t.TempDir(), "flag")
+		out, err = execRootCtx(context.Background(), "doctor", "--json", "--stun", "none", "--home", flag)
+		rep = doctorReport{}
+		if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil || rep.DataDir != flag {
+			t.Fatalf("--home did not win over %s: %q (%v, %v)", vault.HomeEnv, rep.DataDir, err, jerr)
+		}
+	})
+	t.Run("unresolvable", func(t *testing.T) {
+		c, _ := checkDataDir("", errors.New("no $HOME"))
+		if c.Status != statusFail || !strings.Contains(c.Fix, "--home") {
+			t.Fatalf("%+v", c)
 		}
 	})
 }
@@ -307,6 +322,15 @@ func doctorWriteFile(t *testing.T, path string, mode os.FileMode) {
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDoctorKeyringDisabled(t *testing.T) {
+	t.Setenv(vault.NoKeyringEnv, "1")
+	called := false
+	c := checkKeyring(func(string, string) (string, error) { called = true; return "", nil }, time.Second)
+	if c.Status != statusOK || !strings.Contains(c.Detail, vault.NoKeyringEnv) || called {
+		t.Fatalf("%+v (keyring called: %v)", c, called)
 	}
 }
 
