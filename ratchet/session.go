@@ -88,6 +88,7 @@ func (systemKeys) newX25519() (*ecdh.PrivateKey, error) {
 func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
 	return mlkem.GenerateKey1024()
 }
+
 func (systemKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
 	ss, ct := ek.Encapsulate()
 	return ss, ct, nil
