@@ -237,7 +237,10 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		Path:            conn.Path().String(),
 		DTLS:            fmt.Sprintf("DTLS 1.2, local %s, peer %s", shortHex(lfp[:]), shortHex(rfp[:])),
 		TLS:             tlsDesc,
-		Ratchet:         "Double Ratchet (X25519, header encryption)",
+
+		LocalDTLSFingerprint: lfp,
+		PeerDTLSFingerprint:  rfp,
+		Ratchet:              "Double Ratchet (X25519, header encryption)",
 	}
 	var store Store
 	var verify func() error

@@ -13,9 +13,13 @@ type Info struct {
 	SessionCode     string // short, per session; read aloud to check this connection
 	Level           string // security level of the handshake and ratchet
 	Path            string // "direct" or "relay", with the candidate types
-	DTLS            string // outer layer: DTLS fingerprints
-	TLS             string // inner TLS 1.3 layer ("" at the standard level)
-	Ratchet         string // message layer
+	DTLS            string // outer layer: DTLS fingerprints, shortened
+
+	// LocalDTLSFingerprint and PeerDTLSFingerprint are the SHA-256
+	// fingerprints of both DTLS certificates (bound into the handshake).
+	LocalDTLSFingerprint, PeerDTLSFingerprint [32]byte
+	TLS                                       string // inner TLS 1.3 layer ("" at the standard level)
+	Ratchet                                   string // message layer
 }
 
 // Conversation is a connected, authenticated session with one contact.

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/rtcchat/rtcchat/rtc"
 	"github.com/spf13/cobra"
@@ -14,42 +11,22 @@ func init() { extraCommands = append(extraCommands, newAnswerCmd) }
 
 func newAnswerCmd() *cobra.Command {
 	var f *rtcFlags
+	var cf *chatFlags
 	cmd := &cobra.Command{
 		Use:   "answer <offer blob | ->",
-		Short: "Answer an offer: print the answer blob and wait for the connection",
+		Short: "Answer an offer: print the answer blob, wait for the connection, chat",
 		Long: `Reads your peer's offer blob (as arguments, or from standard input with -),
-prints the answer blob (text and QR code) to send back, and waits for your peer
-to paste it (up to --wait, 10 minutes by default).`,
+prints the answer blob (text and QR code) to send back, waits for your peer to
+paste it (up to --wait, 10 minutes by default), runs the post-quantum handshake
+and opens the end-to-end encrypted chat.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.config()
-			if err != nil {
-				return err
-			}
 			// A blob split by the shell or by line breaks arrives as several arguments.
-			offer := strings.Join(args, "")
-			if offer == "-" {
-				if offer, err = readBlob(bufio.NewReader(cmd.InOrStdin())); err != nil {
-					return err
-				}
-			}
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
-			u := blobIO{out: cmd.OutOrStdout(), notes: cmd.ErrOrStderr(), withQR: !f.noQR}
-			c, err := answerFlow(ctx, cfg, nil, u, offer)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			reportConnected(cmd.OutOrStdout(), c)
-			if err := transportCheck(c, 10*time.Second); err != nil {
-				return fmt.Errorf("connected, but the channel does not work: %w", err)
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "The encrypted chat is not wired in yet; closing.")
-			return nil
+			return newChatRun(cmd, f, cf).answer(strings.Join(args, ""))
 		},
 	}
 	f = addRTCFlags(cmd)
+	cf = addChatFlags(cmd)
 	cmd.Flags().DurationVar(&f.wait, "wait", rtc.DefaultAnswerWait, "how long to wait for the peer to paste the answer")
 	return cmd
 }

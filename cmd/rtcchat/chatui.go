@@ -173,7 +173,13 @@ func (u *lineUI) showConnected() {
 		"tls": in.TLS, "ratchet": in.Ratchet, "session_code": in.SessionCode,
 	})
 	if !u.opts.JSON {
-		u.say("", fmt.Sprintf("* security: %s; session code %s; type /help for commands", in.Level, in.SessionCode), nil)
+		u.say("", fmt.Sprintf("connected: %s", in.Path), nil)
+		u.say("", fmt.Sprintf("  local  DTLS fingerprint sha-256 %s", fingerprintHex(in.LocalDTLSFingerprint)), nil)
+		u.say("", fmt.Sprintf("  remote DTLS fingerprint sha-256 %s", fingerprintHex(in.PeerDTLSFingerprint)), nil)
+		if in.TLS != "" {
+			u.say("", "  inner "+in.TLS, nil)
+		}
+		u.say("", fmt.Sprintf("* security: %s; %s; session code %s; type /help for commands", in.Level, in.Ratchet, in.SessionCode), nil)
 	}
 }
 
@@ -199,7 +205,7 @@ func (u *lineUI) input(line string) bool {
 			u.say("error", "! not sent now: "+err.Error(), map[string]any{"id": idString(id)})
 			return false
 		}
-		u.say("sent", "> "+text, map[string]any{"id": idString(id)})
+		u.say("sent", "> "+text, map[string]any{"id": idString(id), "text": text})
 		return false
 	}
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -307,7 +313,7 @@ func (u *lineUI) dropOffer(id uint64) {
 func (u *lineUI) event(ev chat.Event) {
 	switch ev.Kind {
 	case chat.EventMessage:
-		u.say("message", "< "+ev.Text, map[string]any{"id": idString(ev.ID), "sent_at": ev.Time.Format(time.RFC3339Nano)})
+		u.say("message", "< "+ev.Text, map[string]any{"id": idString(ev.ID), "text": ev.Text, "sent_at": ev.Time.Format(time.RFC3339Nano)})
 	case chat.EventDelivered:
 		u.say("delivered", "* delivered "+idString(ev.ID), map[string]any{"id": idString(ev.ID)})
 	case chat.EventFileOffered:

@@ -59,6 +59,8 @@ type proc struct {
 func start(t *testing.T, ctx context.Context, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.CommandContext(ctx, rtcchatBinary(t), args...), lines: make(chan string, 100)}
+	// Each process has its own data directory and a passphrase-sealed identity.
+	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+t.TempDir(), "RTCCHAT_PASSPHRASE=test passphrase", "DBUS_SESSION_BUS_ADDRESS=")
 	p.cmd.Stderr = &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -104,9 +106,11 @@ func (p *proc) blob(t *testing.T) string {
 	}
 }
 
-// finish waits for the process to exit and returns all it printed.
+// finish ends the process's input (the chat then says goodbye), waits for
+// it to exit and returns all it printed.
 func (p *proc) finish(t *testing.T) string {
 	t.Helper()
+	p.stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
 	select {

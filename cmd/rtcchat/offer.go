@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -17,38 +16,25 @@ func init() { extraCommands = append(extraCommands, newOfferCmd) }
 func newOfferCmd() *cobra.Command {
 	var answerFile string
 	var f *rtcFlags
+	var cf *chatFlags
 	cmd := &cobra.Command{
 		Use:   "offer",
-		Short: "Start a connection: print an offer blob, read the answer, connect",
+		Short: "Start a conversation: print an offer blob, read the answer, chat",
 		Long: `Gathers this machine's network addresses (asking STUN servers for the public
 one), prints them as an offer blob (text and QR code) to send to your peer, then
-reads the answer blob they send back (pasted, or --answer-file) and connects.`,
+reads the answer blob they send back (pasted, or --answer-file), connects, runs
+the post-quantum handshake and opens the end-to-end encrypted chat.
+
+In a terminal the chat is a full-screen UI; otherwise (or with --plain or
+--json) each input line is a message or a command (/help) and each event is a
+line on standard output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.config()
-			if err != nil {
-				return err
-			}
-			ctx, stop := interruptible(cmd.Context())
-			defer stop()
-			u := blobIO{in: cmd.InOrStdin(), out: cmd.OutOrStdout(), notes: cmd.ErrOrStderr(), withQR: !f.noQR}
-			if answerFile != "" {
-				u.in = &fileWaiter{ctx: ctx, path: answerFile}
-			}
-			c, err := offerFlow(ctx, cfg, nil, u, "")
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			reportConnected(cmd.OutOrStdout(), c)
-			if err := transportCheck(c, 10*time.Second); err != nil {
-				return fmt.Errorf("connected, but the channel does not work: %w", err)
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "The encrypted chat is not wired in yet; closing.")
-			return nil
+			return newChatRun(cmd, f, cf).offer(answerFile)
 		},
 	}
 	f = addRTCFlags(cmd)
+	cf = addChatFlags(cmd)
 	cmd.Flags().StringVar(&answerFile, "answer-file", "", "read the answer blob from this file (waits until it appears) instead of the terminal")
 	return cmd
 }
