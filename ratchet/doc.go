@@ -61,6 +61,7 @@
 //	func (s *Session) Decrypt(message []byte) ([]byte, error)
 //	func (s *Session) MarshalBinary() ([]byte, error) // versioned state, secret: store it sealed
 //	func Unmarshal(state []byte) (*Session, error)    // strict, bounded decoder
+//	func (s *Session) UnmarshalBinary(state []byte) error
 //	func (s *Session) PQ() bool
 //	func (s *Session) Close() error                   // wipes key material; later calls fail with ErrClosed
 //	func Overhead(plaintextLen int) int               // wire bytes added to a plaintext (no KEM object)

@@ -599,3 +599,20 @@ func TestKEMRecoversFromLoss(t *testing.T) {
 		t.Fatal("both sides hold an unconfirmed ciphertext")
 	}
 }
+
+func TestUnmarshalBinary(t *testing.T) {
+	a, b := newPair(t, Config{PQ: true})
+	mustDecrypt(t, b, mustEncrypt(t, a, "x"), "x")
+	var restored Session
+	if err := restored.UnmarshalBinary(snapshot(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	mustDecrypt(t, a, mustEncrypt(t, &restored, "from restored"), "from restored")
+	before := snapshot(t, &restored)
+	if err := restored.UnmarshalBinary([]byte("rtcR garbage")); !errors.Is(err, ErrBadState) {
+		t.Fatalf("garbage: %v", err)
+	}
+	if !bytes.Equal(before, snapshot(t, &restored)) {
+		t.Fatal("failed UnmarshalBinary changed the session")
+	}
+}

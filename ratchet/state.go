@@ -173,6 +173,21 @@ func Unmarshal(data []byte) (*Session, error) {
 	return unmarshal(data, systemKeys{})
 }
 
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces s's
+// state (wiping the old one) with the decoded one, or leaves s unchanged
+// on error.
+func (s *Session) UnmarshalBinary(data []byte) error {
+	n, err := unmarshal(data, systemKeys{})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wipeLocked()
+	s.st, s.skipped, s.nskip, s.src, s.closed = n.st, n.skipped, n.nskip, n.src, false
+	return nil
+}
+
 func unmarshal(data []byte, src keySource) (*Session, error) {
 	r := &reader{b: data}
 	if m := r.take(len(stateMagic), "magic"); m == nil || string(m) != stateMagic {
