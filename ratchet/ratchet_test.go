@@ -616,3 +616,24 @@ func TestUnmarshalBinary(t *testing.T) {
 		t.Fatal("failed UnmarshalBinary changed the session")
 	}
 }
+
+// TestReflectionRejected: a side's own messages sent back to it are not
+// accepted (sending and receiving header keys differ in every state).
+func TestReflectionRejected(t *testing.T) {
+	for _, l := range levels {
+		t.Run(l.name, func(t *testing.T) {
+			a, b := newPair(t, l.cfg)
+			for i := range 4 {
+				ma, mb := mustEncrypt(t, a, "a"), mustEncrypt(t, b, "b")
+				if err := mustReject(t, a, ma); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("round %d: initiator accepted or misreported its own message: %v", i, err)
+				}
+				if err := mustReject(t, b, mb); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("round %d: responder accepted or misreported its own message: %v", i, err)
+				}
+				mustDecrypt(t, b, ma, "a")
+				mustDecrypt(t, a, mb, "b")
+			}
+		})
+	}
+}
