@@ -101,6 +101,7 @@ func BenchmarkBlobLength(b *testing.B) {
 	}{
 		{"loopback", LoopbackConfig()},
 		{"host-udp4", Config{Networks: []string{"udp4"}}},
+		{"host-udp4-udp6-loopback", Config{Loopback: true}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var ours, sdp, cands int

@@ -42,6 +42,7 @@ type Conn struct {
 	rw       datachannel.ReadWriteCloser
 	remoteFP [FingerprintSize]byte
 	path     Path
+	cipher   string
 
 	sendMu sync.Mutex
 	low    chan struct{}
@@ -72,6 +73,11 @@ func newConn(p *peer, rw datachannel.ReadWriteCloser) (*Conn, error) {
 	}
 	if pair, err := dt.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
 		c.path = Path{Local: fromICE(pair.Local), Remote: fromICE(pair.Remote)}
+	}
+	for _, st := range p.pc.GetStats() {
+		if ts, ok := st.(webrtc.TransportStats); ok && ts.DTLSCipher != "" {
+			c.cipher = ts.DTLSCipher
+		}
 	}
 	p.dc.OnBufferedAmountLow(func() {
 		select {
@@ -186,6 +192,9 @@ func (c *Conn) State() State {
 
 // Path returns the candidate pair in use (direct or relayed).
 func (c *Conn) Path() Path { return c.path }
+
+// DTLSCipherSuite names the cipher suite DTLS negotiated (pion speaks DTLS 1.2).
+func (c *Conn) DTLSCipherSuite() string { return c.cipher }
 
 // LocalFingerprint is the SHA-256 fingerprint of our DTLS certificate.
 func (c *Conn) LocalFingerprint() [FingerprintSize]byte { return c.p.localFP }

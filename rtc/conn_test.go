@@ -61,6 +61,9 @@ func TestLoopbackConnect(t *testing.T) {
 	if string(off.RemoteApp()) != "answer-app" || string(ans.RemoteApp()) != "offer-app" {
 		t.Fatalf("app fields %q %q", off.RemoteApp(), ans.RemoteApp())
 	}
+	if cs := off.DTLSCipherSuite(); cs != "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" || ans.DTLSCipherSuite() != cs {
+		t.Fatalf("DTLS cipher suites %q %q", cs, ans.DTLSCipherSuite())
+	}
 	if !off.IsOfferer() || ans.IsOfferer() {
 		t.Fatal("IsOfferer")
 	}
