@@ -1,6 +1,7 @@
 package ratchet
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -133,5 +134,32 @@ func BenchmarkStateRoundTrip(b *testing.B) {
 		if _, err := Unmarshal(st); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkBulk: encrypt+decrypt of file-chunk-sized messages (chat sends
+// 12 KiB chunks), one direction, in MB/s of plaintext.
+func BenchmarkBulk(b *testing.B) {
+	for _, size := range []int{12 << 10, 16<<10 - 1} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			a, r := newPair(b, Config{PQ: true})
+			mustDecrypt(b, r, mustEncrypt(b, a, ""), "")
+			msg := make([]byte, size)
+			overhead := 0
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ct, err := a.Encrypt(msg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				overhead += len(ct) - len(msg)
+				if _, err := r.Decrypt(ct); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportMsgs(b, b.N, overhead)
+		})
 	}
 }
