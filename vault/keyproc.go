@@ -523,7 +523,9 @@ type keyProcError struct {
 	msg  string
 }
 
-func (e *keyProcError) Error() string { return "vault: key process: " + e.msg }
+func (e *keyProcError) Error() string {
+	return "vault: key process: " + strings.TrimPrefix(e.msg, "vault: ")
+}
 
 func (e *keyProcError) Unwrap() error {
 	switch e.code {

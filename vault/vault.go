@@ -274,6 +274,7 @@ func (v *Vault) masterKey(path string, s *sealedFile, pass Passphrase) (*secret,
 // unsealIdentity opens keys/identity and returns the serialised secret
 // identity, the storage key and the file's public identity.
 func (v *Vault) unsealIdentity(pass Passphrase) (ident, storeKey *secret, public []byte, err error) {
+	HardenProcess() // secrets are about to enter this process
 	path := v.IdentityPath()
 	s, err := v.readSealed(path, kindIdentity)
 	if err != nil {
@@ -336,6 +337,7 @@ func sealDesc(info IdentityInfo) string {
 // storeIdentity seals a serialised secret identity into keys/identity,
 // replacing any existing one atomically.
 func (v *Vault) storeIdentity(ident []byte, pass Passphrase) (IdentityInfo, error) {
+	HardenProcess()
 	key, err := parseIdentity(ident)
 	if err != nil {
 		return IdentityInfo{}, fmt.Errorf("vault: invalid identity: %w", err)
