@@ -2,7 +2,14 @@ package netcheck
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -459,5 +466,69 @@ func TestSTUNOverIPv6(t *testing.T) {
 	}
 	if r := rep.Results[1]; r.Err == nil || !strings.Contains(r.Err.Error(), "not an IPv6 address") {
 		t.Fatalf("IPv4 server in an IPv6 probe: %+v", r)
+	}
+}
+
+// selfSigned returns a TLS certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "rtcchat test relay"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+func TestTURNOverTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	l, err := tls.Listen("tcp4", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm: testRealm,
+		AuthHandler: func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			return ra.Username, turn.GenerateAuthKey("alice", testRealm, "pw"), ra.Username == "alice"
+		},
+		ListenerConfigs: []turn.ListenerConfig{{
+			Listener:              l,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{RelayAddress: net.IPv4(127, 0, 0, 1), Address: "127.0.0.1"},
+		}},
+		LoggerFactory: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url := "turns:" + l.Addr().String() + "?transport=tcp"
+
+	p := &Prober{LocalAddr: "127.0.0.1:0", Timeout: 2 * time.Second, TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	r := p.TURN(context.Background(), url, "alice", "pw")
+	if r.Err != nil || !r.Relayed.IsValid() {
+		t.Fatalf("turns: err %v, relayed %s", r.Err, r.Relayed)
+	}
+	// Without trusting the certificate the probe fails with a clear error.
+	q := &Prober{LocalAddr: "127.0.0.1:0", Timeout: 2 * time.Second}
+	if r := q.TURN(context.Background(), url, "alice", "pw"); r.Err == nil || !strings.Contains(r.Err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate: %v", r.Err)
 	}
 }

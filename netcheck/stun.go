@@ -10,6 +10,7 @@ package netcheck
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,9 @@ type Prober struct {
 	// IPv6 makes STUN probe over IPv6 (AAAA records, a udp6 socket on
 	// "[::]:0" unless LocalAddr says otherwise) instead of IPv4.
 	IPv6 bool
+	// TLSConfig, if set, is used for turns: servers (for a private CA);
+	// ServerName defaults to the URL's host.
+	TLSConfig *tls.Config
 }
 
 func (p *Prober) timeout() time.Duration {

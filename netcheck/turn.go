@@ -144,7 +144,14 @@ func (p *Prober) turnProbe(ctx context.Context, srv Server, username, password s
 		}
 		var c net.Conn
 		if srv.Scheme == "turns" {
-			td := tls.Dialer{NetDialer: &d, Config: &tls.Config{ServerName: srv.Host, MinVersion: tls.VersionTLS12}}
+			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+			if p.TLSConfig != nil {
+				cfg = p.TLSConfig.Clone()
+			}
+			if cfg.ServerName == "" {
+				cfg.ServerName = srv.Host
+			}
+			td := tls.Dialer{NetDialer: &d, Config: cfg}
 			c, err = td.DialContext(ctx, "tcp", addr.String())
 		} else {
 			c, err = d.DialContext(ctx, "tcp", addr.String())

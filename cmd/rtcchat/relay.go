@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,10 @@ type relayOptions struct {
 	ports     string
 	maxAllocs int
 	noTCP     bool
+	tlsListen string
+	tlsCert   string
+	tlsKey    string
+	tlsHost   string
 }
 
 func newRelayCmd() *cobra.Command {
@@ -72,6 +77,10 @@ It runs until Ctrl-C and logs allocations (addresses only, never credentials).`,
 	f.StringVar(&o.ports, "ports", "", "relay port range MIN-MAX (default: any free port)")
 	f.IntVar(&o.maxAllocs, "max-allocations", 64, "most allocations at a time (each peer needs one)")
 	f.BoolVar(&o.noTCP, "no-tcp", false, "do not accept TURN over TCP on the listening port")
+	f.StringVar(&o.tlsListen, "tls-listen", "", "also accept TURN over TLS (turns:) on this TCP address, such as 0.0.0.0:5349 or :443 (needs --tls-cert and --tls-key)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for --tls-listen")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-listen")
+	f.StringVar(&o.tlsHost, "tls-host", "", "host name in the certificate, used in the printed turns: URL (default: the relay address)")
 	return cmd
 }
 
@@ -227,6 +236,18 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 		portNote = o.ports
 	}
 
+	var tlsConf *tls.Config
+	if o.tlsListen != "" || o.tlsCert != "" || o.tlsKey != "" {
+		if o.tlsListen == "" || o.tlsCert == "" || o.tlsKey == "" {
+			return errors.New("--tls-listen, --tls-cert and --tls-key go together")
+		}
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	lc := net.ListenConfig{}
 	pc, err := lc.ListenPacket(ctx, network, o.listen)
 	if err != nil {
@@ -277,7 +298,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 		}},
 		LoggerFactory: quietLoggerFactory(),
 	}
-	tcpNote := ""
+	listeners := []string{"udp " + pc.LocalAddr().String()}
 	if !o.noTCP {
 		tcpAddr := net.JoinHostPort(host, strconv.Itoa(port))
 		if l, err := lc.Listen(ctx, strings.Replace(network, "udp", "tcp", 1), tcpAddr); err != nil {
@@ -288,8 +309,30 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 				RelayAddressGenerator: gen,
 				PermissionHandler:     relayPermission(listenIP.IsLoopback()),
 			}}
-			tcpNote = " and tcp"
+			listeners = append(listeners, "tcp "+l.Addr().String())
 		}
+	}
+	tlsURL := ""
+	if tlsConf != nil {
+		l, err := lc.Listen(ctx, "tcp", o.tlsListen)
+		if err != nil {
+			pc.Close()
+			for _, l := range cfg.ListenerConfigs {
+				l.Listener.Close()
+			}
+			return fmt.Errorf("listen on tcp %s for TLS: %w", o.tlsListen, err)
+		}
+		cfg.ListenerConfigs = append(cfg.ListenerConfigs, turn.ListenerConfig{
+			Listener:              tls.NewListener(l, tlsConf),
+			RelayAddressGenerator: gen,
+			PermissionHandler:     relayPermission(listenIP.IsLoopback()),
+		})
+		h := o.tlsHost
+		if h == "" {
+			h = relayIP.String()
+		}
+		tlsURL = fmt.Sprintf("turns:%s:%s@%s?transport=tcp", user, pass, net.JoinHostPort(h, strconv.Itoa(l.Addr().(*net.TCPAddr).Port)))
+		listeners = append(listeners, "tls "+l.Addr().String())
 	}
 	srv, err := turn.NewServer(cfg)
 	if err != nil {
@@ -302,7 +345,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 	defer srv.Close()
 
 	hostPort := net.JoinHostPort(relayIP.String(), strconv.Itoa(port))
-	fmt.Fprintf(out, `TURN relay running: udp%s %s, relay address %s, relay ports %s, realm %q.
+	fmt.Fprintf(out, `TURN relay running (%s), relay address %s, relay ports %s, realm %q.
 Give both peers these flags (the password is new each time the relay starts):
 
   --turn 'turn:%s?transport=udp' --turn-user %s --turn-pass %s
@@ -312,11 +355,14 @@ or the same as one URL:
   --turn 'turn:%s:%s@%s?transport=udp'
 
 Check it from another machine: rtcchat doctor --turn 'turn:%s:%s@%s?transport=udp'
-Press Ctrl-C to stop.
-`, tcpNote, pc.LocalAddr(), relayIP, portNote, relayRealm,
+`, strings.Join(listeners, ", "), relayIP, portNote, relayRealm,
 		hostPort, user, pass,
 		user, pass, hostPort,
 		user, pass, hostPort)
+	if tlsURL != "" {
+		fmt.Fprintf(out, "\nPeers whose firewall lets only TLS out can use TURN over TLS:\n\n  --turn '%s'\n", tlsURL)
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop.")
 
 	<-ctx.Done()
 	log.printf("stopping the relay (%d allocation(s) open)", open.Load())

@@ -3,9 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -350,6 +360,72 @@ func TestParsePortRange(t *testing.T) {
 	for _, bad := range []string{"", "1", "0-10", "10-9", "1-70000", "a-b", "-"} {
 		if _, _, err := parsePortRange(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files and returns their paths and a pool that trusts it.
+func writeSelfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "rtcchat relay test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+var turnsRE = regexp.MustCompile(`--turn '(turns:[^'\s]+)'`)
+
+func TestRelayOverTLS(t *testing.T) {
+	certFile, keyFile, pool := writeSelfSigned(t)
+	_, out, _, _ := startRelayCmd(t, "--listen", "127.0.0.1:0", "--no-tcp",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	m := turnsRE.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no turns: URL printed:\n%s", out)
+	}
+	if _, err := rtc.ParseTURN(m[1], "", ""); err != nil {
+		t.Fatalf("rtc.ParseTURN(%q): %v", m[1], err)
+	}
+	p := &netcheck.Prober{LocalAddr: "127.0.0.1:0", Timeout: 2 * time.Second, TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	if r := p.TURN(context.Background(), m[1], "", ""); r.Err != nil || !r.Relayed.IsValid() {
+		t.Fatalf("allocation over TLS: %v", r.Err)
+	}
+	for _, args := range [][]string{
+		{"--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"},
+		{"--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", certFile},
+	} {
+		if out, err := execRootCtx(context.Background(), append([]string{"relay"}, args...)...); err == nil {
+			t.Errorf("relay %v accepted\n%s", args, out)
 		}
 	}
 }
