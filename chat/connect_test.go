@@ -61,7 +61,7 @@ func (c *testContacts) MarkVerified(*handshake.PublicIdentity) error   { return 
 func (c *testContacts) Store(*handshake.PublicIdentity) (Store, error) { return c.store, nil }
 
 // connectPair runs the whole flow over real pion peers on loopback.
-func connectPair(t *testing.T, cfgA, cfgB Config) (*Conversation, *Conversation) {
+func connectPair(t testing.TB, cfgA, cfgB Config) (*Conversation, *Conversation) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

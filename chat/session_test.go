@@ -62,7 +62,7 @@ func sessionPair(t *testing.T, sa, sb Store) (*Session, *Session, *msgPipe) {
 }
 
 // waitEvent returns the next event of the given kind, failing after a timeout.
-func waitEvent(t *testing.T, s *Session, kind EventKind) Event {
+func waitEvent(t testing.TB, s *Session, kind EventKind) Event {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -196,7 +196,7 @@ func TestSessionPendingSurvivesReconnect(t *testing.T) {
 	}
 }
 
-func writeRandomFile(t *testing.T, dir string, size int) (string, []byte) {
+func writeRandomFile(t testing.TB, dir string, size int) (string, []byte) {
 	t.Helper()
 	data := make([]byte, size)
 	rand.Read(data)
