@@ -12,30 +12,26 @@ import (
 	"golang.org/x/term"
 )
 
-// homeFlag is the persistent --home flag of the root command: the data
-// directory (keys/, contacts, logs/). Empty: $RTCCHAT_HOME, else
-// os.UserConfigDir()/rtcchat. Commands read it through dataHome.
-var homeFlag string
-
 // rootHooks run on the root command after the subcommands are added
 // (root.go calls them); each command file may add persistent flags here.
 var rootHooks []func(root *cobra.Command)
 
+// The root command's persistent --home flag: the data directory (keys/,
+// contacts, logs/). Every command reads it with dataHome(cmd) (or
+// cmd.Flags().Lookup("home")); it is bound to no package-level variable, so
+// root commands built concurrently (tests) do not share state.
 func init() {
 	rootHooks = append(rootHooks, func(root *cobra.Command) {
-		root.PersistentFlags().StringVar(&homeFlag, "home", "",
+		root.PersistentFlags().String("home", "",
 			"data directory for keys, contacts and logs (default $"+vault.HomeEnv+", or the OS config directory/rtcchat)")
 	})
 }
 
-// dataHome returns the data directory: the command's --home flag, else
-// $RTCCHAT_HOME, else the OS default.
+// dataHome returns the data directory: --home, else $RTCCHAT_HOME, else
+// os.UserConfigDir()/rtcchat.
 func dataHome(cmd *cobra.Command) (string, error) {
 	if f := cmd.Flags().Lookup("home"); f != nil && f.Value.String() != "" {
 		return f.Value.String(), nil
-	}
-	if homeFlag != "" {
-		return homeFlag, nil
 	}
 	return vault.DefaultHome()
 }

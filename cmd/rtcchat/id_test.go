@@ -30,7 +30,6 @@ func vaultCLI(args ...string) (string, error) {
 	root.SetIn(strings.NewReader(""))
 	root.SetArgs(args)
 	err := root.Execute()
-	homeFlag = ""
 	return out.String(), err
 }
 
