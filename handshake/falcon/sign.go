@@ -226,6 +226,7 @@ func sign(sk *PrivateKey, rnd io.Reader, msg []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", errSignRandom, err)
 	}
 	shake := sha3.NewSHAKE256()
+	defer shake.Reset() // drop the seed-derived sponge state
 	shake.Write(seed[:])
 	clear(seed[:])
 
