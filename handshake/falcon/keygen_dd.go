@@ -216,3 +216,12 @@ func (b *ddBabai) quotient(k []int64, F, G []uint32, L, A int, sc float64) float
 	}
 	return mx
 }
+
+// wipe zeroes the secret-derived values.
+func (b *ddBabai) wipe() {
+	clear(b.Pf)
+	clear(b.Pg)
+	clear(b.a)
+	clear(b.FA)
+	clear(b.GA)
+}

@@ -74,7 +74,7 @@ func checkKeyMath(t *testing.T, sk *PrivateKey) {
 
 func TestGenerateKeyProperties(t *testing.T) {
 	keys := 4
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		keys = 2
 	}
 	for i := 0; i < keys; i++ {
@@ -141,8 +141,11 @@ func TestGenerateKeyReaderError(t *testing.T) {
 func TestKeygenKAT(t *testing.T) {
 	recs := loadKAT(t)
 	cnt := len(recs)
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		cnt = 12
+	}
+	if raceEnabled {
+		cnt = 6
 	}
 	first := 0
 	for _, r := range recs[:cnt] {

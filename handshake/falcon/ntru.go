@@ -88,7 +88,9 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 	LF := fgWords[logN] + 1
 	// Reduce at depth 10 as well (degree 1).
 	okm &= babai(Fd, Gd, LF, fs[logN], gs[logN], fgWords[logN], 0, logN, 31*LF-1)
-	Fd, Gd, r = truncWords(Fd, Gd, 1, LF, fgRedWords(logN))
+	Fo, Go, r := truncWords(Fd, Gd, 1, LF, fgRedWords(logN))
+	wipeU32(Fd, Gd)
+	Fd, Gd = Fo, Go
 	okm &= r
 	for d := logN - 1; d >= 0; d-- {
 		logm := logN - d
@@ -106,8 +108,10 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 			B0 = 31*Ll - 1
 		}
 		okm &= babai(Fl, Gl, Ll, fs[d], gs[d], Wf, logm, d, B0)
+		wipeU32(Fd, Gd)
 		Fd, Gd, r = truncWords(Fl, Gl, 1<<logm, Ll, fgRedWords(d))
 		okm &= r
+		wipeU32(Fl, Gl, fs[d+1], gs[d+1])
 		fs[d+1], gs[d+1] = nil, nil
 	}
 	// Depth 0: one word per coefficient; require |x| ≤ 127.
@@ -122,6 +126,7 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 	if L0 != 1 {
 		panic("falcon: ntru: depth-0 size table")
 	}
+	wipeU32(Fd, Gd, fs[0], gs[0])
 	okm &= checkNTRU(f, g, &F, &G, &ps[0])
 	return F, G, okm == 1
 }
@@ -135,6 +140,7 @@ func fitsI8(x int32) uint32 {
 // side is below 2^23 in absolute value, so one prime p > 2^30 decides it.
 func checkNTRU(f, g, F, G *[n]int16, mp *modp) uint32 {
 	a := make([]uint32, 4*n)
+	defer clear(a)
 	fa, ga, Fa, Ga := a[:n], a[n:2*n], a[2*n:3*n], a[3*n:]
 	for i := 0; i < n; i++ {
 		fa[i] = mp.fromInt32(int32(f[i]))
@@ -165,6 +171,7 @@ func fieldNorm2(f, g []uint32, logm, L, Lout int, ps []modp) (nf, ng []uint32) {
 	P := Lout + 1
 	res := make([]uint32, 2*P*hm)
 	buf := make([]uint32, 2*m)
+	defer wipeU32(res, buf)
 	for k, src := range [][]uint32{f, g} {
 		for pi := 0; pi < P; pi++ {
 			mp := &ps[pi]
@@ -194,6 +201,7 @@ func fieldNorm2(f, g []uint32, logm, L, Lout int, ps []modp) (nf, ng []uint32) {
 	ng = make([]uint32, hm*Lout)
 	rv := make([]uint32, P)
 	tmp := make([]uint32, P+1)
+	defer wipeU32(rv, tmp)
 	for k, dst := range [][]uint32{nf, ng} {
 		for i := 0; i < hm; i++ {
 			for pi := 0; pi < P; pi++ {
@@ -214,6 +222,7 @@ func liftFG(Fp, Gp []uint32, Lp int, f, g []uint32, Wf, logm, Lout int, ps []mod
 	P := Lout + 1
 	res := make([]uint32, 2*P*m)
 	buf := make([]uint32, m+3*hm)
+	defer wipeU32(res, buf)
 	for k := 0; k < 2; k++ {
 		src, other := Fp, g // F = F'(x²)·g(−x)
 		if k == 1 {
@@ -251,6 +260,7 @@ func liftFG(Fp, Gp []uint32, Lp int, f, g []uint32, Wf, logm, Lout int, ps []mod
 	G = make([]uint32, m*Lout)
 	rv := make([]uint32, P)
 	tmp := make([]uint32, P+1)
+	defer wipeU32(rv, tmp)
 	for k, dst := range [][]uint32{F, G} {
 		for i := 0; i < m; i++ {
 			for pi := 0; pi < P; pi++ {
@@ -371,6 +381,20 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 	k := make([]int64, m)
 	T := make([]uint32, 2*m*LT)
 	Kf := make([]float64, m)
+	defer func() {
+		clear(fl)
+		clear(ctmp)
+		clear(ca)
+		clear(k)
+		clear(T)
+		clear(Kf)
+		if mul != nil {
+			wipeU32(mul.fn, mul.gn, mul.buf, mul.res, mul.rv, mul.tmp)
+		}
+		if ddb != nil {
+			ddb.wipe()
+		}
+	}()
 	// Public schedule on e, a bound on log2 max|K|: a step with shift
 	// s = max(0, e − (kBits−2)) leaves |K| ≤ 2^(s + kSlack[d]).
 	e := kInit[d]
@@ -653,8 +677,9 @@ func solveDeg1(x, y []uint32, W int) (F, G []uint32, ok uint32) {
 	na := make([]uint32, W)
 	nb := make([]uint32, W)
 	nu := make([]uint32, W)
-	tmp := make([]uint32, 2*W+4)
-	rounds := (62*W+29)/30 + 2
+	tmp := make([]uint32, 3*W+3)
+	defer wipeU32(a, b, ua, ub, va, vb, na, nb, nu, tmp)
+	rounds := (2*fgBits[logN]+29)/30 + 2
 	for it := 0; it < rounds; it++ {
 		// Approximations: top 33 bits at the position of the top bit of a|b, and low 31 bits.
 		var ah, al, bh, bl uint64
@@ -774,4 +799,11 @@ func bitsLen64(x uint64) int {
 		n += s & int(-int64(nz))
 	}
 	return n + int(x&1)
+}
+
+// wipeU32 zeroes secret-derived scratch buffers.
+func wipeU32(bufs ...[]uint32) {
+	for _, b := range bufs {
+		clear(b)
+	}
 }

@@ -363,61 +363,49 @@ func zintLinComb(out, a, b []uint32, fa, fb int64) uint32 {
 }
 
 // zintModComb sets out = (ua·fa + ub·fb)/2^31 mod y for ua, ub in [0, y), y odd
-// with W words, |fa|+|fb| ≤ 2^31, y0i = −1/y mod 2^31. tmp needs 2W+4 words.
+// with W words, |fa|+|fb| ≤ 2^31, y0i = −1/y mod 2^31. tmp needs 3W+3 words.
 // out may alias ua or ub.
 func zintModComb(out, ua, ub []uint32, fa, fb int64, y []uint32, y0i uint32, tmp []uint32) {
 	W := len(y)
-	t := tmp[:W+2]
-	d := tmp[W+2 : 2*W+3]
+	r := tmp[:W+1]
+	d1 := tmp[W+1 : 2*W+2]
+	d2 := tmp[2*W+2 : 3*W+3]
+	// k makes ua·fa + ub·fb + k·y divisible by 2^31.
+	t0 := uint32(int64(ua[0])*fa+int64(ub[0])*fb) & mask31
+	k := int64((t0 * y0i) & mask31)
+	// One pass: |ua_w·fa + ub_w·fb| < 2^62, k·y_w < 2^62, |carry| < 2^32,
+	// so z fits in an int64. Word 0 of the sum is 0 and is dropped.
 	var c int64
 	for w := 0; w < W; w++ {
-		z := int64(ua[w])*fa + int64(ub[w])*fb + c
-		t[w] = uint32(z) & mask31
+		z := int64(ua[w])*fa + int64(ub[w])*fb + k*int64(y[w]) + c
+		if w > 0 {
+			r[w-1] = uint32(z) & mask31
+		}
 		c = z >> 31
 	}
-	t[W] = uint32(c) & mask31
-	t[W+1] = uint32(c>>31) & mask31
-	k := (t[0] * y0i) & mask31
-	var cu int64
-	for w := 0; w < W+2; w++ {
-		var yw int64
-		if w < W {
-			yw = int64(y[w])
-		}
-		// t[W+1] is the sign word: read it as signed so the carry stays right.
-		tw := int64(t[w])
-		z := tw + int64(k)*yw + cu
-		t[w] = uint32(z) & mask31
-		cu = z >> 31
-	}
-	// r = t >> 31 (W+1 words, two's complement), in (−y, 2y).
-	r := t[1 : W+2]
-	// if r < 0: r += y
+	r[W-1] = uint32(c) & mask31
+	r[W] = uint32(c>>31) & mask31
+	// r is in (−y, 2y): compute r + y and r − y together, then select.
 	neg := -(r[W] >> 30)
-	var cc uint32
+	var c1, b2 uint32
 	for w := 0; w <= W; w++ {
 		var yw uint32
 		if w < W {
 			yw = y[w]
 		}
-		s := r[w] + (yw & neg) + cc
-		r[w] = s & mask31
-		cc = s >> 31
+		x1 := r[w] + yw + c1
+		d1[w] = x1 & mask31
+		c1 = x1 >> 31
+		x2 := r[w] - yw - b2
+		d2[w] = x2 & mask31
+		b2 = x2 >> 31
 	}
-	// d = r − y; if no borrow (r ≥ y), take d.
-	var bw uint32
-	for w := 0; w <= W; w++ {
-		var yw uint32
-		if w < W {
-			yw = y[w]
-		}
-		x := r[w] - yw - bw
-		d[w] = x & mask31
-		bw = x >> 31
-	}
-	takeD := bw - 1 // all ones if r ≥ y
+	ge := (b2 - 1) &^ neg // r ≥ y (and r not negative)
 	for w := 0; w < W; w++ {
-		out[w] = r[w] ^ ((r[w] ^ d[w]) & takeD)
+		v := r[w]
+		v ^= (v ^ d1[w]) & neg
+		v ^= (v ^ d2[w]) & ge
+		out[w] = v
 	}
 }
 
