@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +40,7 @@ type relayOptions struct {
 	tlsCert   string
 	tlsKey    string
 	tlsHost   string
+	credsFile string
 }
 
 func newRelayCmd() *cobra.Command {
@@ -80,6 +83,7 @@ It runs until Ctrl-C and logs allocations (addresses only, never credentials).`,
 	f.StringVar(&o.tlsListen, "tls-listen", "", "also accept TURN over TLS (turns:) on this TCP address, such as 0.0.0.0:5349 or :443 (needs --tls-cert and --tls-key)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain for --tls-listen")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key for --tls-listen")
+	f.StringVar(&o.credsFile, "credentials", "", "keep the generated username and password in this file (created 0600) and reuse them on the next start")
 	f.StringVar(&o.tlsHost, "tls-host", "", "host name in the certificate, used in the printed turns: URL (default: the relay address)")
 	return cmd
 }
@@ -88,6 +92,84 @@ It runs until Ctrl-C and logs allocations (addresses only, never credentials).`,
 // letters and digits only, so the URL needs no escaping or shell quoting.
 func relayCredentials() (user, pass string) {
 	return "rtc" + rand.Text()[:8], rand.Text()
+}
+
+// maxCredentialsFile bounds the credentials file read by --credentials.
+const maxCredentialsFile = 512
+
+// parseRelayCredentials parses a credentials file: one line USER:PASS, both
+// made of URL-unreserved characters (so the printed URL needs no escaping),
+// the password at least 16 characters long.
+func parseRelayCredentials(b []byte) (user, pass string, err error) {
+	if len(b) > maxCredentialsFile {
+		return "", "", fmt.Errorf("credentials file too long (%d bytes, at most %d)", len(b), maxCredentialsFile)
+	}
+	line := strings.TrimRight(string(b), "\r\n")
+	if strings.ContainsAny(line, "\r\n") {
+		return "", "", errors.New("credentials file: want one line USER:PASS")
+	}
+	user, pass, ok := strings.Cut(line, ":")
+	if !ok {
+		return "", "", errors.New("credentials file: want USER:PASS")
+	}
+	unreserved := func(s string) bool {
+		for _, r := range s {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~') {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case user == "" || len(user) > 128 || !unreserved(user):
+		return "", "", errors.New("credentials file: the username must be 1-128 letters, digits or -._~")
+	case len(pass) < 16 || len(pass) > 128 || !unreserved(pass):
+		return "", "", errors.New("credentials file: the password must be 16-128 letters, digits or -._~")
+	}
+	return user, pass, nil
+}
+
+// loadRelayCredentials reads the credentials file, or creates it with fresh
+// credentials (mode 0600, written to a temporary file and renamed into
+// place). A file that others can read is refused.
+func loadRelayCredentials(path string) (user, pass string, created bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		user, pass = relayCredentials()
+		tmp, err := os.CreateTemp(filepath.Dir(path), ".rtcchat-relay-*")
+		if err != nil {
+			return "", "", false, fmt.Errorf("--credentials: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		_, werr := tmp.WriteString(user + ":" + pass + "\n")
+		if err := errors.Join(werr, tmp.Chmod(0o600), tmp.Sync(), tmp.Close()); err != nil {
+			return "", "", false, fmt.Errorf("--credentials: write %s: %w", tmp.Name(), err)
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return "", "", false, fmt.Errorf("--credentials: %w", err)
+		}
+		return user, pass, true, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("--credentials: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", "", false, fmt.Errorf("--credentials: %w", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return "", "", false, fmt.Errorf("--credentials: %s is open to other users (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), shellQuote(path))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCredentialsFile+1))
+	if err != nil {
+		return "", "", false, fmt.Errorf("--credentials: %w", err)
+	}
+	user, pass, err = parseRelayCredentials(b)
+	if err != nil {
+		return "", "", false, fmt.Errorf("--credentials %s: %w", path, err)
+	}
+	return user, pass, false, nil
 }
 
 // parsePortRange parses MIN-MAX.
@@ -236,6 +318,19 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 		portNote = o.ports
 	}
 
+	user, pass := relayCredentials()
+	credNote := "the password is new each time the relay starts"
+	if o.credsFile != "" {
+		var created bool
+		if user, pass, created, err = loadRelayCredentials(o.credsFile); err != nil {
+			return err
+		}
+		credNote = "kept in " + o.credsFile
+		if created {
+			credNote = "new, saved in " + o.credsFile
+		}
+	}
+
 	var tlsConf *tls.Config
 	if o.tlsListen != "" || o.tlsCert != "" || o.tlsKey != "" {
 		if o.tlsListen == "" || o.tlsCert == "" || o.tlsKey == "" {
@@ -259,7 +354,6 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 		log.printf("WARNING: %s", warn)
 	}
 
-	user, pass := relayCredentials()
 	userKey := turn.GenerateAuthKey(user, relayRealm, pass)
 	var open atomic.Int64 // allocations open now, from the event callbacks
 	cfg := turn.ServerConfig{
@@ -346,7 +440,7 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 
 	hostPort := net.JoinHostPort(relayIP.String(), strconv.Itoa(port))
 	fmt.Fprintf(out, `TURN relay running (%s), relay address %s, relay ports %s, realm %q.
-Give both peers these flags (the password is new each time the relay starts):
+Give both peers these flags (credentials %s):
 
   --turn 'turn:%s?transport=udp' --turn-user %s --turn-pass %s
 
@@ -355,7 +449,7 @@ or the same as one URL:
   --turn 'turn:%s:%s@%s?transport=udp'
 
 Check it from another machine: rtcchat doctor --turn 'turn:%s:%s@%s?transport=udp'
-`, strings.Join(listeners, ", "), relayIP, portNote, relayRealm,
+`, strings.Join(listeners, ", "), relayIP, portNote, relayRealm, credNote,
 		hostPort, user, pass,
 		user, pass, hostPort,
 		user, pass, hostPort)

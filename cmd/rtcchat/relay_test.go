@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,4 +429,96 @@ func TestRelayOverTLS(t *testing.T) {
 			t.Errorf("relay %v accepted\n%s", args, out)
 		}
 	}
+}
+
+func TestRelayCredentialsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay-credentials")
+	url1, out, _, stop := startRelayCmd(t, "--listen", "127.0.0.1:0", "--no-tcp", "--credentials", path)
+	if !strings.Contains(out.String(), "new, saved in "+path) {
+		t.Fatalf("output:\n%s", out)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode %04o", fi.Mode().Perm())
+	}
+	url2, out, _, _ := startRelayCmd(t, "--listen", "127.0.0.1:0", "--no-tcp", "--credentials", path)
+	if !strings.Contains(out.String(), "kept in "+path) {
+		t.Fatalf("output:\n%s", out)
+	}
+	s1, _ := netcheck.ParseURL(url1)
+	s2, err := netcheck.ParseURL(url2)
+	if err != nil || s1.Username != s2.Username || s1.Password != s2.Password {
+		t.Fatalf("credentials changed across restarts: %+v vs %+v", s1, s2)
+	}
+	p := &netcheck.Prober{LocalAddr: "127.0.0.1:0", Timeout: 2 * time.Second}
+	if r := p.TURN(context.Background(), url2, "", ""); r.Err != nil {
+		t.Fatalf("allocation with the kept credentials: %v", r.Err)
+	}
+
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := execRootCtx(context.Background(), "relay", "--listen", "127.0.0.1:0", "--credentials", path)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("world-readable credentials accepted: %v\n%s", err, out)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(bad, []byte("user:short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(bad)
+	if _, err := execRootCtx(context.Background(), "relay", "--listen", "127.0.0.1:0", "--credentials", bad); err == nil || !strings.Contains(err.Error(), "16-128") {
+		t.Fatalf("short password accepted: %v", err)
+	}
+	if after, _ := os.ReadFile(bad); !bytes.Equal(before, after) {
+		t.Fatal("a rejected credentials file was changed")
+	}
+}
+
+func TestParseRelayCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		user string
+		ok   bool
+	}{
+		{"rtcABC:ABCDEFGHIJKLMNOPQRSTUVWXYZ\n", "rtcABC", true},
+		{"u:0123456789abcdef", "u", true},
+		{"u:0123456789abcdef\r\n", "u", true},
+		{"u:0123456789abcde", "", false},
+		{":0123456789abcdef", "", false},
+		{"u0123456789abcdef", "", false},
+		{"u:0123456789abcdef\nmore", "", false},
+		{"u@x:0123456789abcdef", "", false},
+		{"u:0123456789abc:def", "", false},
+		{"u:" + strings.Repeat("a", 600), "", false},
+	} {
+		u, p, err := parseRelayCredentials([]byte(tc.in))
+		if (err == nil) != tc.ok || u != tc.user {
+			t.Errorf("%q: %q %q %v", tc.in, u, p, err)
+		}
+	}
+}
+
+func FuzzParseRelayCredentials(f *testing.F) {
+	f.Add([]byte("rtcABCDEFGH:ABCDEFGHIJKLMNOPQRSTUVWXYZ\n"))
+	f.Add([]byte("u:0123456789abcdef"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, p, err := parseRelayCredentials(b)
+		if err != nil {
+			return
+		}
+		// Accepted credentials round-trip through the printed URL.
+		s, err := netcheck.ParseURL("turn:" + u + ":" + p + "@127.0.0.1:3478?transport=udp")
+		if err != nil || s.Username != u || s.Password != p {
+			t.Fatalf("%q: URL round trip: %+v %v", b, s, err)
+		}
+	})
 }
