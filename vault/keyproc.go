@@ -120,6 +120,7 @@ func (e errFrameLength) Error() string {
 // unlock request asks for it, to seal a new one.
 func ServeKeyProcess(in io.Reader, out io.Writer, home string, opts Options) error {
 	HardenProcess()
+	watchParent()
 	v, err := Open(home, opts)
 	if err != nil {
 		writeErr(out, kpErrFailed, err)
@@ -297,6 +298,24 @@ func (s *keyServer) unlock(flags byte, argon Argon2Params, pass []byte) error {
 	err = writeFrame(s.out, kpUnlocked, b)
 	wipe(b)
 	return err
+}
+
+// watchParent ends the key process when the chat process is gone even if the
+// key process is busy (say, generating a key) and does not see its input
+// close: it runs in its own process group, so a Ctrl-C does not reach it.
+func watchParent() {
+	ppid := os.Getppid()
+	if ppid <= 1 {
+		return
+	}
+	go func() {
+		for {
+			time.Sleep(time.Second)
+			if os.Getppid() != ppid {
+				os.Exit(3)
+			}
+		}
+	}()
 }
 
 // KeyProcessOptions configure StartKeyProcess.
@@ -607,7 +626,12 @@ func (kp *KeyProcess) Err() error {
 // exit) and waits for it.
 func (kp *KeyProcess) Close() error {
 	kp.w.Close()
-	<-kp.done
+	select {
+	case <-kp.done:
+	case <-time.After(5 * time.Second): // busy and not reading its input
+		kp.cmd.Process.Kill()
+		<-kp.done
+	}
 	kp.rf.Close()
 	kp.mu.Lock()
 	defer kp.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -338,5 +339,53 @@ func TestKeyProcessZeroFrame(t *testing.T) {
 	}
 	if err := r.cmd.Wait(); err == nil {
 		t.Fatal("exit status 0")
+	}
+}
+
+// TestKeyProcessOutlivesNoParent: the key process exits when its parent is
+// gone even though its input is still open (held here), as it would be when
+// busy: it is in its own process group, so it must notice by itself.
+func TestKeyProcessOutlivesNoParent(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX shell and process parents")
+	}
+	v, _ := newIdentityVault(t, "pw")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	sh := exec.Command("sh", "-c", `exec 3<&0; "$0" --home "$1" <&3 & echo $! > "$2"; wait`, os.Args[0], v.Home(), pidFile)
+	sh.Env = append(os.Environ(), envTestKeyProc+"=1")
+	// The write end stays open here: the key process never sees end of input.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inW.Close()
+	sh.Stdin = inR
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inR.Close()
+	var pid int
+	for i := 0; i < 100; i++ {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 1 {
+			fmt.Sscan(string(b), &pid)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatal("key process did not start")
+	}
+	alive := func() bool { return syscallKill0(pid) }
+	if !alive() {
+		t.Fatal("key process not running")
+	}
+	sh.Process.Kill()
+	sh.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("key process still running 10 s after its parent died")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
