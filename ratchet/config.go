@@ -30,6 +30,9 @@ var (
 	ErrTooLarge = errors.New("ratchet: plaintext too large")
 	// ErrBadState: serialised state failed to decode.
 	ErrBadState = errors.New("ratchet: invalid serialised state")
+	// ErrUninitialised: the Session was not made by NewInitiator,
+	// NewResponder, Unmarshal or UnmarshalBinary.
+	ErrUninitialised = errors.New("ratchet: session not initialised (use NewInitiator, NewResponder or Unmarshal)")
 	// ErrExhausted: the sending chain reached 2^32-1 messages.
 	ErrExhausted = errors.New("ratchet: sending chain exhausted")
 )

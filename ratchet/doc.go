@@ -87,7 +87,8 @@
 //     TestBreakInRecovery, TestQuantumBreakInRecovery and
 //     TestQuantumBreakInRecoveryWithoutKEMSecrets).
 //   - Errors: ErrMalformed, ErrUnknownKey, ErrReplay, ErrTooManySkipped,
-//     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted (Decrypt,
+//     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted,
+//     ErrUninitialised (Decrypt,
 //     Encrypt) and ErrBadState (Unmarshal); match them with errors.Is.
 //   - Session is safe for concurrent use: one mutex serialises Encrypt,
 //     Decrypt, MarshalBinary and Close (one sender and one receiver goroutine,

@@ -637,3 +637,19 @@ func TestReflectionRejected(t *testing.T) {
 		})
 	}
 }
+
+func TestZeroSession(t *testing.T) {
+	var s Session
+	if _, err := s.Encrypt([]byte("x")); !errors.Is(err, ErrUninitialised) {
+		t.Errorf("Encrypt: %v", err)
+	}
+	if _, err := s.Decrypt([]byte{0x10}); err == nil {
+		t.Error("Decrypt accepted")
+	}
+	if _, err := s.MarshalBinary(); !errors.Is(err, ErrUninitialised) {
+		t.Errorf("MarshalBinary: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

@@ -289,6 +289,9 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
+	if s.st.dhs == nil {
+		return nil, ErrUninitialised
+	}
 	c := &s.st
 	if c.ns == math.MaxUint32 {
 		return nil, ErrExhausted
@@ -387,6 +390,9 @@ func (s *Session) Decrypt(message []byte) ([]byte, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
+	}
+	if s.st.dhs == nil {
+		return nil, ErrUninitialised
 	}
 	c := s.st // working copy; committed only on success
 	defer c.wipe()

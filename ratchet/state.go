@@ -43,6 +43,9 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
+	if s.st.dhs == nil {
+		return nil, ErrUninitialised
+	}
 	c := &s.st
 	var flags uint16
 	set := func(b bool, f uint16) {
