@@ -87,9 +87,9 @@
 //     TestBreakInRecovery, TestQuantumBreakInRecovery and
 //     TestQuantumBreakInRecoveryWithoutKEMSecrets).
 //   - Errors: ErrMalformed, ErrUnknownKey, ErrReplay, ErrTooManySkipped,
-//     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted,
-//     ErrUninitialised (Decrypt,
-//     Encrypt) and ErrBadState (Unmarshal); match them with errors.Is.
+//     ErrAuth, ErrProtocol, ErrTooLarge, ErrClosed, ErrExhausted and
+//     ErrUninitialised (Decrypt, Encrypt) and ErrBadState (Unmarshal);
+//     match them with errors.Is.
 //   - Session is safe for concurrent use: one mutex serialises Encrypt,
 //     Decrypt, MarshalBinary and Close (one sender and one receiver goroutine,
 //     or more, may share it).
