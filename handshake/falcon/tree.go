@@ -25,7 +25,7 @@ const fullTreeSize = n * (logN + 1)
 
 // ffLDL fills tree (length treeSize(m)) with the Falcon tree of the
 // self-adjoint Gram matrix G = [[g00, g01], [adj(g01), g11]] (FFT form,
-// length m each). g00, g01 and g11 are overwritten; tmp must hold 3m floats.
+// length m each). g00, g01 and g11 are overwritten; tmp must hold m floats.
 //
 // Each node: G = L·D·L* (polyLDLFFT), value l10; D00 and D11 are split
 // (splitFFT) into (d0, d1), and the child is the tree of the quasi-cyclic
