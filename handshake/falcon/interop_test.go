@@ -113,29 +113,38 @@ func atoiOr0(s string) int {
 	return v
 }
 
-// runNode runs interop.mjs with a JSON request and decodes its JSON reply.
-func runNode(t *testing.T, dir, script, command string, req, reply any) {
-	t.Helper()
+// runNode runs the interop script with a JSON request and decodes its JSON
+// reply. It may run in its own goroutine (it reports errors, never fails t).
+func runNode(ctx context.Context, dir, script, command string, req, reply any) error {
 	b, err := json.Marshal(req)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	reqPath := filepath.Join(t.TempDir(), "request.json")
-	if err := os.WriteFile(reqPath, b, 0o644); err != nil {
-		t.Fatal(err)
+	f, err := os.CreateTemp("", "falcon-interop-request-*.json")
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, command, reqPath)
+	cmd := exec.CommandContext(ctx, "node", script, command, f.Name())
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node interop.mjs %s: %v\n%s", command, err, stderr.String())
+		return fmt.Errorf("node %s %s: %v\n%s", script, command, err, stderr.String())
 	}
 	if err := json.Unmarshal(stdout.Bytes(), reply); err != nil {
-		t.Fatalf("node interop.mjs %s: bad reply: %v", command, err)
+		return fmt.Errorf("node %s %s: bad reply: %v", script, command, err)
 	}
+	return nil
 }
 
 type hexBytes []byte
@@ -203,16 +212,14 @@ func randomMessage(t testing.TB, i int) []byte {
 func TestInterop(t *testing.T) {
 	dir := npmDir(t)
 	script := interopScript(t, dir)
-	jsKeysPerLib := 2
-	// Per library and direction: 100 messages, so each direction carries
-	// 200 (and verification here 400 with the negative controls).
+	// Key pairs per library (noble's key generation takes seconds) and
+	// messages per library and direction: each direction carries 200
+	// messages, and verification here 400 with the negative controls.
+	jsKeys := map[string]int{"liboqs": 2, "noble": 1}
 	messages := 100
 	if testing.Short() {
-		jsKeysPerLib, messages = 1, 30
+		jsKeys["liboqs"], messages = 1, 30
 	}
-
-	var gen genReply
-	runNode(t, dir, script, "gen", map[string]int{"keys": jsKeysPerLib, "messages": messages}, &gen)
 
 	var items []verifyItem
 	var mu sync.Mutex
@@ -222,10 +229,51 @@ func TestInterop(t *testing.T) {
 		mu.Unlock()
 	}
 
+	// node generates keys and signs in the background while direction 1
+	// (keys generated here) runs.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var gen genReply
+	genDone := make(chan error, 1)
+	go func() {
+		genDone <- runNode(ctx, dir, script, "gen", map[string]any{"keys": jsKeys, "messages": messages}, &gen)
+	}()
+
+	// Direction 1: keys generated here sign; they verify.
+	for ki := 0; ki < 2; ki++ {
+		sk, err := GenerateKey(nil)
+		if err != nil {
+			t.Fatalf("GenerateKey: %v", err)
+		}
+		pk := sk.PublicKey().Bytes()
+		// The generated key passes our own strict decoder unchanged.
+		if sk2, err := NewPrivateKey(sk.Bytes()); err != nil || !bytes.Equal(sk2.PublicKey().Bytes(), pk) {
+			t.Fatalf("generated key %d does not round-trip through NewPrivateKey: %v", ki, err)
+		}
+		for i := ki; i < messages; i += 2 {
+			msg := randomMessage(t, i)
+			sig, err := sk.Sign(nil, msg)
+			if err != nil {
+				t.Fatalf("Sign with a generated key: %v", err)
+			}
+			if !Verify(sk.PublicKey(), msg, sig) {
+				t.Fatalf("own signature %d rejected here", i)
+			}
+			for _, lib := range jsLibs {
+				add(verifyItem{Lib: lib, PK: pk, Msg: msg, Sig: sig, want: true,
+					what: fmt.Sprintf("signature made here with generated key %d on message %d, verified by %s", ki, i, lib)})
+			}
+		}
+	}
+
+	if err := <-genDone; err != nil {
+		t.Fatal(err)
+	}
+
 	// Direction 2: their signatures verify here.
 	for _, lib := range jsLibs {
 		l, ok := gen.Libs[lib]
-		if !ok || len(l.Keys) != jsKeysPerLib || len(l.Sigs) != messages {
+		if !ok || len(l.Keys) != jsKeys[lib] || len(l.Sigs) != messages {
 			t.Fatalf("%s: incomplete reply from node", lib)
 		}
 		pks := make([]*PublicKey, len(l.Keys))
@@ -278,33 +326,6 @@ func TestInterop(t *testing.T) {
 		}
 	}
 
-	// Direction 1: keys generated here sign; they verify.
-	for ki := 0; ki < 2; ki++ {
-		sk, err := GenerateKey(nil)
-		if err != nil {
-			t.Fatalf("GenerateKey: %v", err)
-		}
-		pk := sk.PublicKey().Bytes()
-		// The generated key passes our own strict decoder unchanged.
-		if sk2, err := NewPrivateKey(sk.Bytes()); err != nil || !bytes.Equal(sk2.PublicKey().Bytes(), pk) {
-			t.Fatalf("generated key %d does not round-trip through NewPrivateKey: %v", ki, err)
-		}
-		for i := ki; i < messages; i += 2 {
-			msg := randomMessage(t, i)
-			sig, err := sk.Sign(nil, msg)
-			if err != nil {
-				t.Fatalf("Sign with a generated key: %v", err)
-			}
-			if !Verify(sk.PublicKey(), msg, sig) {
-				t.Fatalf("own signature %d rejected here", i)
-			}
-			for _, lib := range jsLibs {
-				add(verifyItem{Lib: lib, PK: pk, Msg: msg, Sig: sig, want: true,
-					what: fmt.Sprintf("signature made here with generated key %d on message %d, verified by %s", ki, i, lib)})
-			}
-		}
-	}
-
 	// Negative controls for the JS verifiers: their own signatures with a
 	// flipped message bit, and with a flipped signature bit.
 	for _, lib := range jsLibs {
@@ -325,7 +346,9 @@ func TestInterop(t *testing.T) {
 	var reply struct {
 		Results []bool `json:"results"`
 	}
-	runNode(t, dir, script, "verify", map[string]any{"items": items}, &reply)
+	if err := runNode(ctx, dir, script, "verify", map[string]any{"items": items}, &reply); err != nil {
+		t.Fatal(err)
+	}
 	if len(reply.Results) != len(items) {
 		t.Fatalf("node verified %d items, sent %d", len(reply.Results), len(items))
 	}

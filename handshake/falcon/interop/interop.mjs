@@ -1,9 +1,10 @@
 // Interop helper for handshake/falcon's TestInterop (interop_test.go).
 //
 // Usage: node interop.mjs <command> <request.json>; the reply is JSON on stdout.
-//   gen     request {keys, messages, seedless}: for each library, generate
-//           `keys` key pairs and sign `messages` random messages (spread over
-//           the keys); reply {libs: {name: {keys: [{pk, sk}], sigs: [{key, msg, sig}]}}}.
+//   gen     request {keys: {lib: count} or count, messages}: for each library,
+//           generate that many key pairs and sign `messages` random messages
+//           (spread over the keys); reply
+//           {libs: {name: {keys: [{pk, sk}], sigs: [{key, msg, sig}]}}}.
 //   verify  request {items: [{lib, pk, msg, sig}]}: reply {results: [bool]}.
 // Byte strings are hex. Libraries: "liboqs" = @oqs/liboqs-js (liboqs compiled
 // to WebAssembly, algorithm "Falcon-1024"), "noble" = @noble/post-quantum
@@ -47,7 +48,8 @@ async function main() {
     out = { libs: {} };
     for (const [name, lib] of Object.entries(L)) {
       const keys = [];
-      for (let i = 0; i < req.keys; i++) keys.push(lib.keygen());
+      const nkeys = typeof req.keys === 'number' ? req.keys : req.keys[name];
+      for (let i = 0; i < nkeys; i++) keys.push(lib.keygen());
       const sigs = [];
       for (let i = 0; i < req.messages; i++) {
         const k = i % keys.length;
