@@ -417,12 +417,12 @@ func (s *Session) sendFileChunks(t *outTransfer) {
 			s.abortOut(t, "reading the file: "+err.Error())
 			return
 		}
-		if err := s.sendFrame(&Frame{Type: FrameFileChunk, ID: t.id, Offset: off, Data: buf[:n]}); err != nil {
+		if err := s.sendBulk(&Frame{Type: FrameFileChunk, ID: t.id, Offset: off, Data: buf[:n]}); err != nil {
 			return // the session is ending; shutdown reports the transfer
 		}
 		off += uint64(n)
 	}
-	_ = s.sendFrame(&Frame{Type: FrameFileDone, ID: t.id})
+	_ = s.sendBulk(&Frame{Type: FrameFileDone, ID: t.id})
 }
 
 func (s *Session) endOut(t *outTransfer) {
@@ -434,7 +434,7 @@ func (s *Session) endOut(t *outTransfer) {
 
 func (s *Session) abortOut(t *outTransfer, reason string) {
 	s.endOut(t)
-	_ = s.sendFrame(&Frame{Type: FrameFileCancel, ID: t.id, Text: reason})
+	_ = s.sendBulk(&Frame{Type: FrameFileCancel, ID: t.id, Text: reason})
 	s.emit(Event{Kind: EventFileFailed, ID: t.id, File: t.status(), Err: errors.New(reason)})
 }
 

@@ -78,8 +78,12 @@ type Session struct {
 	events chan Event
 	done   chan struct{}
 
-	sendMu sync.Mutex // serialises encrypt+send so frames leave in order
-	cmu    sync.Mutex // guards cipher
+	// Outgoing frames (encoded) wait in two queues for the writer goroutine:
+	// control frames (texts, acks, file control) go before file chunks, so
+	// typing never waits behind a transfer.
+	ctrlQ chan []byte
+	bulkQ chan []byte
+	cmu   sync.Mutex // guards cipher
 
 	mu       sync.Mutex
 	pending  map[uint64]PendingMessage
@@ -102,6 +106,8 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 		conn: conn, cipher: cipher, store: store,
 		events:   make(chan Event, 256),
 		done:     make(chan struct{}),
+		ctrlQ:    make(chan []byte, 4096),
+		bulkQ:    make(chan []byte, 8),
 		pending:  map[uint64]PendingMessage{},
 		seenSet:  map[uint64]bool{},
 		outFiles: map[uint64]*outTransfer{},
@@ -138,12 +144,13 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 // and starts receiving.
 func (s *Session) Start() {
 	s.startOne.Do(func() {
-		go s.recvLoop()
 		for _, m := range s.Pending() {
-			if err := s.sendFrame(&Frame{Type: FrameText, ID: m.ID, SentAt: m.SentAt.UnixMilli(), Text: m.Text}); err != nil {
-				return
+			if s.sendFrame(&Frame{Type: FrameText, ID: m.ID, SentAt: m.SentAt.UnixMilli(), Text: m.Text}) != nil {
+				break
 			}
 		}
+		go s.writeLoop()
+		go s.recvLoop()
 	})
 }
 
@@ -181,8 +188,13 @@ func (s *Session) pendingLocked() []PendingMessage {
 	return out
 }
 
-// SendText sends a message and returns its id. It stays pending (and stored)
-// until the peer acknowledges it with EventDelivered.
+// ErrQueued is returned by SendText when the session has ended: the message
+// is kept in the store and goes out on the next connection with this contact.
+var ErrQueued = errors.New("chat: not connected; the message is kept and will be sent on the next connection")
+
+// SendText sends a message and returns its id. The message is stored before
+// anything else happens and stays pending until the peer acknowledges it
+// (EventDelivered). SendText does not wait for the network.
 func (s *Session) SendText(text string) (uint64, error) {
 	if len(text) > MaxTextSize {
 		return 0, fmt.Errorf("chat: message of %d bytes is longer than %d", len(text), MaxTextSize)
@@ -193,19 +205,25 @@ func (s *Session) SendText(text string) (uint64, error) {
 	}
 	m := PendingMessage{ID: id, SentAt: time.Now().Truncate(time.Millisecond), Text: text}
 	s.mu.Lock()
-	if s.closing {
+	closed := s.closing
+	if closed && s.store == nil {
 		s.mu.Unlock()
 		return 0, ErrClosed
 	}
 	s.pending[id] = m
-	err = s.savePendingLocked()
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.savePendingLocked(); err != nil {
+		delete(s.pending, id)
+		s.mu.Unlock()
 		return 0, err
 	}
-	// A send error leaves the message pending: it goes out on the next connection.
+	s.mu.Unlock()
+	if closed {
+		return id, ErrQueued
+	}
+	// Should the connection fail before the peer acknowledges, the message
+	// stays pending (and stored) and goes out on the next connection.
 	if err := s.sendFrame(&Frame{Type: FrameText, ID: id, SentAt: m.SentAt.UnixMilli(), Text: text}); err != nil {
-		return id, err
+		return id, ErrQueued
 	}
 	return id, nil
 }
@@ -276,25 +294,63 @@ func (s *Session) emit(ev Event) {
 	}
 }
 
-// sendFrame encrypts and sends one frame; frames leave in call order.
+// sendFrame queues a control frame; frames leave in call order. It fails
+// only when the session has ended.
 func (s *Session) sendFrame(f *Frame) error {
-	s.sendMu.Lock()
-	defer s.sendMu.Unlock()
 	select {
 	case <-s.done:
 		return ErrClosed
 	default:
 	}
-	s.cmu.Lock()
-	ct, err := s.cipher.Encrypt(f.Encode())
-	s.cmu.Unlock()
-	if err != nil {
-		return fmt.Errorf("chat: encrypting %s: %w", f.Type, err)
+	select {
+	case s.ctrlQ <- f.Encode():
+		return nil
+	case <-s.done:
+		return ErrClosed
 	}
-	if err := s.conn.Send(ct); err != nil {
-		return fmt.Errorf("chat: sending %s: %w", f.Type, err)
+}
+
+// sendBulk queues a file frame behind the control frames. It blocks while
+// the bulk queue is full (back-pressure from the transport).
+func (s *Session) sendBulk(f *Frame) error {
+	select {
+	case s.bulkQ <- f.Encode():
+		return nil
+	case <-s.done:
+		return ErrClosed
 	}
-	return nil
+}
+
+// writeLoop encrypts and sends queued frames, control frames first.
+func (s *Session) writeLoop() {
+	for {
+		var pt []byte
+		select {
+		case pt = <-s.ctrlQ:
+		default:
+			select {
+			case pt = <-s.ctrlQ:
+			case pt = <-s.bulkQ:
+			case <-s.done:
+				return
+			}
+		}
+		s.cmu.Lock()
+		ct, err := s.cipher.Encrypt(pt)
+		s.cmu.Unlock()
+		if err == nil {
+			err = s.conn.Send(ct)
+		}
+		if err != nil {
+			s.mu.Lock()
+			clean := s.closing
+			s.mu.Unlock()
+			if !clean {
+				s.shutdown(fmt.Errorf("connection lost while sending: %w", err))
+			}
+			return
+		}
+	}
 }
 
 func (s *Session) recvLoop() {

@@ -256,3 +256,92 @@ func TestChatTwoProcesses(t *testing.T) {
 		}
 	}
 }
+
+// Kill one peer mid-conversation and mid-transfer: the other reports it,
+// keeps its undelivered messages (sealed in its vault), and after a new blob
+// exchange they arrive exactly once; no file appears under its final name.
+func TestChatKillAndResume(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the loopback interface is named lo only on Linux")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	homeA, homeB, recv := t.TempDir(), t.TempDir(), t.TempDir()
+	fast := []string{"--peer-timeout", "4s"}
+	a, b := connectPeers(t, ctx, homeA, homeB, append([]string{"--name", "bob"}, fast...), append([]string{"--name", "alice", "--accept-files", recv}, fast...))
+	a.expect(t, "connected", nil)
+	b.expect(t, "connected", nil)
+	a.say(t, "before the crash")
+	b.expect(t, "message", func(ev map[string]any) bool { return ev["text"] == "before the crash" })
+	a.expect(t, "delivered", nil)
+
+	src := makeFile(t, t.TempDir(), 64<<20)
+	a.say(t, "/send "+src)
+	b.expect(t, "file_progress", nil)
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	a.say(t, "written after the crash 1")
+	a.say(t, "written after the crash 2")
+	a.expect(t, "file_failed", nil)
+	lost := a.expect(t, "disconnected", nil)
+	if lost["error"] == "" || lost["pending"].(float64) < 2 {
+		t.Fatalf("alice's report of the lost peer: %v", lost)
+	}
+	a.waitExit(t)
+	if _, err := os.Stat(filepath.Join(recv, "big.bin")); !os.IsNotExist(err) {
+		t.Fatalf("a partial file stands under the final name: %v", err)
+	}
+
+	// A new blob exchange with the same contacts.
+	a2, b2 := connectPeers(t, ctx, homeA, homeB, []string{"--name", "bob"}, []string{"--name", "alice"})
+	if ev := a2.expect(t, "connected", nil); ev["first_contact"] != false {
+		t.Fatalf("bob not remembered: %v", ev)
+	}
+	b2.expect(t, "connected", nil)
+	for _, want := range []string{"written after the crash 1", "written after the crash 2"} {
+		b2.expect(t, "message", func(ev map[string]any) bool { return ev["text"] == want })
+	}
+	a2.expect(t, "delivered", nil)
+	a2.expect(t, "delivered", nil)
+	a2.say(t, "/pending")
+	a2.expect(t, "pending", func(ev map[string]any) bool { return ev["count"] == float64(0) })
+	a2.say(t, "/quit")
+	b2.expect(t, "disconnected", nil)
+	b2.stdin.Close()
+	b2.waitExit(t)
+	// Nothing arrived twice.
+	for _, ev := range b2.backlog {
+		if ev["event"] == "message" {
+			t.Fatalf("bob saw an extra message: %v", ev)
+		}
+	}
+}
+
+// A known contact that comes back with another identity is refused loudly.
+func TestChatIdentityChangeRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the loopback interface is named lo only on Linux")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	homeA, homeB, homeMallory := t.TempDir(), t.TempDir(), t.TempDir()
+	a, b := connectPeers(t, ctx, homeA, homeB, []string{"--name", "bob"}, []string{"--name", "alice"})
+	a.expect(t, "connected", nil)
+	b.expect(t, "connected", nil)
+	a.say(t, "/quit")
+	a.waitExit(t)
+	b.stdin.Close()
+	b.waitExit(t)
+
+	// "bob" again, but with a different identity.
+	a2, m := connectPeers(t, ctx, homeA, homeMallory, []string{"--name", "bob"}, []string{"--name", "alice"})
+	err := a2.waitExit(t)
+	if err == nil {
+		t.Fatal("alice accepted a changed identity for bob")
+	}
+	if !strings.Contains(a2.stderr.String(), "IDENTITY CHANGED") {
+		t.Fatalf("no loud warning:\n%s", a2.stderr.String())
+	}
+	m.cmd.Process.Kill()
+}

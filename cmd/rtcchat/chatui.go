@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -201,8 +202,12 @@ func (u *lineUI) input(line string) bool {
 			text = line[1:]
 		}
 		id, err := u.conv.SendText(text)
+		if errors.Is(err, chat.ErrQueued) {
+			u.say("queued", "* not connected: kept, and sent on the next connection: "+text, map[string]any{"id": idString(id), "text": text})
+			return false
+		}
 		if err != nil {
-			u.say("error", "! not sent now: "+err.Error(), map[string]any{"id": idString(id)})
+			u.say("error", "! not sent: "+err.Error(), nil)
 			return false
 		}
 		u.say("sent", "> "+text, map[string]any{"id": idString(id), "text": text})

@@ -22,6 +22,7 @@ type rtcFlags struct {
 	ports      string
 	gather     time.Duration
 	wait       time.Duration
+	peerLost   time.Duration
 	noQR       bool
 }
 
@@ -38,6 +39,7 @@ func addRTCFlags(cmd *cobra.Command) *rtcFlags {
 	fs.StringVar(&f.ports, "ports", "", "local UDP port range MIN-MAX (for firewalls)")
 	fs.DurationVar(&f.gather, "gather-timeout", rtc.DefaultGatherTimeout, "how long to gather addresses from STUN and TURN servers")
 	fs.BoolVar(&f.noQR, "no-qr", false, "do not show blobs as QR codes")
+	fs.DurationVar(&f.peerLost, "peer-timeout", rtc.DefaultFailedTimeout, "how long a connected peer may stay unreachable before the connection is declared lost")
 	return f
 }
 
@@ -49,6 +51,7 @@ func (f *rtcFlags) config() (rtc.Config, error) {
 		Networks:      f.networks,
 		GatherTimeout: f.gather,
 		AnswerWait:    f.wait,
+		FailedTimeout: f.peerLost,
 	}
 	if !noneGiven(f.stun) {
 		for _, s := range f.stun {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -232,8 +233,11 @@ func (m *tuiModel) handleInput(line string) bool {
 			text = line[1:]
 		}
 		id, err := m.conv.SendText(text)
-		if err != nil {
-			m.warn("not sent now (kept for the next connection): " + err.Error())
+		if errors.Is(err, chat.ErrQueued) {
+			m.warn("not connected: this message is kept and sent on the next connection")
+		} else if err != nil {
+			m.warn("not sent: " + err.Error())
+			return false
 		}
 		m.add(tuiLine{who: "me", text: text, id: id})
 		return false
