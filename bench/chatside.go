@@ -35,7 +35,15 @@ func newChatSide(o Options, filter func(netip.Addr) bool) (*chatSide, error) {
 	if o.FailedTimeout > 0 {
 		rc.FailedTimeout = o.FailedTimeout
 	}
-	return &chatSide{o: o, cfg: chat.Config{RTC: rc, Signer: id}}, nil
+	cfg := chat.Config{RTC: rc, Signer: id}
+	if o.Level != "" {
+		l, err := handshake.ParseLevel(o.Level)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MinLevel, cfg.MaxLevel = l, l
+	}
+	return &chatSide{o: o, cfg: cfg}, nil
 }
 
 func (s *chatSide) offer() (string, error) {

@@ -39,10 +39,13 @@ type Options struct {
 	IP string
 	// FailedTimeout overrides rtc.Config.FailedTimeout (chat) when non-zero.
 	FailedTimeout time.Duration
+	// Level, when set, is the only security level the chat side accepts
+	// ("standard", "enhanced", "quantum"); "" is the default range.
+	Level string
 }
 
 // EnvChild names the environment variable that turns a binary into a child:
-// its value is "role,kind[,ip[,failed-timeout]]".
+// its value is "role,kind[,ip[,failed-timeout[,level]]]".
 const EnvChild = "RTCCHAT_BENCH_CHILD"
 
 // OptionsFromEnv parses EnvChild; ok is false when it is not set.
@@ -53,7 +56,7 @@ func OptionsFromEnv() (o Options, ok bool, err error) {
 	}
 	f := strings.Split(v, ",")
 	if len(f) < 2 {
-		return o, true, fmt.Errorf("bench: %s=%q: want role,kind[,ip[,failed-timeout]]", EnvChild, v)
+		return o, true, fmt.Errorf("bench: %s=%q: want role,kind[,ip[,failed-timeout[,level]]]", EnvChild, v)
 	}
 	o.Role, o.Kind = f[0], f[1]
 	if len(f) > 2 {
@@ -64,6 +67,9 @@ func OptionsFromEnv() (o Options, ok bool, err error) {
 			return o, true, fmt.Errorf("bench: failed timeout: %w", err)
 		}
 	}
+	if len(f) > 4 {
+		o.Level = f[4]
+	}
 	return o, true, nil
 }
 
@@ -73,7 +79,7 @@ func (o Options) Env() string {
 	if o.FailedTimeout > 0 {
 		s += o.FailedTimeout.String()
 	}
-	return s
+	return s + "," + o.Level
 }
 
 // peerConn is what a child measures through: the chat conversation or a raw

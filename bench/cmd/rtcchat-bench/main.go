@@ -14,6 +14,8 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -24,11 +26,21 @@ import (
 
 func main() {
 	if o, ok, err := bench.OptionsFromEnv(); ok {
+		// RTCCHAT_BENCH_CPUPROFILE=DIR writes each child's CPU profile
+		// to DIR/KIND-ROLE-PID.prof (for go tool pprof).
+		if dir := os.Getenv("RTCCHAT_BENCH_CPUPROFILE"); dir != "" && err == nil {
+			f, perr := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.prof", o.Kind, o.Role, os.Getpid())))
+			if perr == nil {
+				pprof.StartCPUProfile(f)
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
 		if err == nil {
 			err = bench.RunChild(o, os.Stdin, os.Stdout)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rtcchat-bench child:", err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		return
@@ -76,41 +88,59 @@ type report struct {
 	RTTmsRaw     float64 `json:"rtt_ms_raw"`
 	RSSMB        float64 `json:"rss_mb"`
 
-	RTTp99ms         float64            `json:"rtt_p99_ms"`
-	RTTp99msRaw      float64            `json:"rtt_p99_ms_raw"`
-	MsgsPerSRawUnack float64            `json:"msgs_per_s_raw_unacked"`
-	RSSMBRaw         float64            `json:"rss_mb_raw"`
-	ConnectMSRuns    []float64          `json:"connect_ms_runs"`
-	ConnectMSRawRuns []float64          `json:"connect_ms_raw_runs"`
-	MsgsPerSRuns     []float64          `json:"msgs_per_s_runs"`
-	MsgsPerSRawRuns  []float64          `json:"msgs_per_s_raw_runs"`
-	BulkMBsRuns      []float64          `json:"bulk_mb_s_runs"`
-	BulkMBsRawRuns   []float64          `json:"bulk_mb_s_raw_runs"`
-	Level            string             `json:"level"`
-	Ratios           map[string]float64 `json:"ratios"`
-	Targets          map[string]string  `json:"targets"`
-	Met              map[string]bool    `json:"met"`
-	Time             string             `json:"time"`
-	Micro            []bench.Micro      `json:"micro,omitempty"`
+	RTTp99ms         float64                 `json:"rtt_p99_ms"`
+	RTTp99msRaw      float64                 `json:"rtt_p99_ms_raw"`
+	MsgsPerSRawUnack float64                 `json:"msgs_per_s_raw_unacked"`
+	RSSMBRaw         float64                 `json:"rss_mb_raw"`
+	ConnectMSRuns    []float64               `json:"connect_ms_runs"`
+	ConnectMSRawRuns []float64               `json:"connect_ms_raw_runs"`
+	MsgsPerSRuns     []float64               `json:"msgs_per_s_runs"`
+	MsgsPerSRawRuns  []float64               `json:"msgs_per_s_raw_runs"`
+	BulkMBsRuns      []float64               `json:"bulk_mb_s_runs"`
+	BulkMBsRawRuns   []float64               `json:"bulk_mb_s_raw_runs"`
+	Level            string                  `json:"level"`
+	ByLevel          map[string]levelFigures `json:"by_level"`
+	Ratios           map[string]float64      `json:"ratios"`
+	Targets          map[string]string       `json:"targets"`
+	Met              map[string]bool         `json:"met"`
+	Time             string                  `json:"time"`
+	LoadAvg          string                  `json:"loadavg"`
+	Micro            []bench.Micro           `json:"micro,omitempty"`
+}
+
+// levelFigures are the chat's figures at one security level.
+type levelFigures struct {
+	ConnectMS float64 `json:"connect_ms"`
+	MsgsPerS  float64 `json:"msgs_per_s"`
+	RTTms     float64 `json:"rtt_ms"`
+	RTTp99ms  float64 `json:"rtt_p99_ms"`
 }
 
 type runner struct{}
 
 func (r *runner) start(role, kind string) (*bench.Proc, error) {
+	return r.startLevel(role, kind, "")
+}
+
+func (r *runner) startLevel(role, kind, level string) (*bench.Proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), bench.Options{Role: role, Kind: kind}.Env())
+	cmd.Env = append(os.Environ(), bench.Options{Role: role, Kind: kind, Level: level}.Env())
 	return bench.Start(kind+"-"+role, cmd, os.Stderr)
 }
 
 func (r *runner) pair(kind string) (off, ans *bench.Proc, d time.Duration, err error) {
-	if off, err = r.start("offer", kind); err != nil {
+	return r.pairLevel(kind, "")
+}
+
+func (r *runner) pairLevel(kind, level string) (off, ans *bench.Proc, d time.Duration, err error) {
+	if off, err = r.startLevel("offer", kind, level); err != nil {
 		return nil, nil, 0, err
 	}
-	if ans, err = r.start("answer", kind); err != nil {
+	if ans, err = r.startLevel("answer", kind, level); err != nil {
 		off.Kill()
 		return nil, nil, 0, err
 	}
@@ -124,7 +154,7 @@ func (r *runner) pair(kind string) (off, ans *bench.Proc, d time.Duration, err e
 }
 
 func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, error) {
-	rep := &report{Level: handshake.DefaultLevel.String(), Time: time.Now().UTC().Format(time.RFC3339)}
+	rep := &report{Level: handshake.DefaultLevel.String(), Time: time.Now().UTC().Format(time.RFC3339), LoadAvg: loadavg()}
 	kinds := []string{"chat", "raw"}
 	step := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
 
@@ -241,6 +271,45 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 			}
 		}
 	}
+	// The same figures at the lower levels show what each layer costs:
+	// standard = DTLS + classic ratchet, enhanced = + inner TLS 1.3,
+	// quantum = + ML-KEM in the handshake and the ML-KEM ratchet.
+	rep.ByLevel = map[string]levelFigures{rep.Level: {rep.ConnectMS, rep.MsgsPerS, rep.RTTms, rep.RTTp99ms}}
+	for _, l := range []handshake.Level{handshake.LevelStandard, handshake.LevelEnhanced, handshake.LevelQuantum} {
+		if l.String() == rep.Level {
+			continue
+		}
+		step("level %s: connect, messages, round trips", l)
+		var lf levelFigures
+		var cs []float64
+		for i := 0; i < connects; i++ {
+			off, ans, d, err := r.pairLevel("chat", l.String())
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, msf(d))
+			if i < connects-1 {
+				off.Quit(5 * time.Second)
+				ans.Quit(5 * time.Second)
+				continue
+			}
+			v, err := off.CallFloats(fmt.Sprintf("send %d 100", msgs), long)
+			if err != nil {
+				return nil, err
+			}
+			lf.MsgsPerS = float64(msgs) / v[0]
+			if v, err = off.CallFloats(fmt.Sprintf("rtt %d 100", rtts), long); err != nil {
+				return nil, err
+			}
+			lf.RTTms, lf.RTTp99ms = v[0], v[1]
+			off.Quit(5 * time.Second)
+			ans.Quit(5 * time.Second)
+		}
+		lf.ConnectMS = median(cs)
+		rep.ByLevel[l.String()] = lf
+	}
+
+	rep.LoadAvg += " -> " + loadavg()
 	rep.Ratios = map[string]float64{
 		"connect":             rep.ConnectMS / rep.ConnectMSRaw,
 		"msgs":                rep.MsgsPerS / rep.MsgsPerSRaw,
@@ -291,7 +360,7 @@ func (rep *report) print(w *os.File) {
 		}
 		return "MISSED"
 	}
-	fmt.Fprintf(w, "\nrtcchat vs raw pion, two processes on loopback (level %s), %s\n\n", rep.Level, rep.Time)
+	fmt.Fprintf(w, "\nrtcchat vs raw pion, two processes on loopback (level %s), %s, load average %s\n\n", rep.Level, rep.Time, rep.LoadAvg)
 	fmt.Fprintf(w, "%-38s %12s %12s %10s %8s %7s\n", "measurement", "rtcchat", "raw pion", "ratio", "target", "")
 	fmt.Fprintf(w, "%s\n", strings.Repeat("-", 92))
 	fmt.Fprintf(w, "%-38s %12.2f %12.2f %10.2f %8s %7s\n", "connect to secure chat ready (ms, med)", rep.ConnectMS, rep.ConnectMSRaw, rep.Ratios["connect"], "<= 2.0", mark("connect"))
@@ -303,6 +372,13 @@ func (rep *report) print(w *os.File) {
 	fmt.Fprintf(w, "%-38s %12.1f %12.1f %10s %8s %7s\n", "peak RSS of one process (MB)", rep.RSSMB, rep.RSSMBRaw, "", "<= 60", mark("rss_mb"))
 	fmt.Fprintf(w, "\nruns: connect %v / %v ms; msgs/s %v / %v; MB/s %v / %v\n",
 		round(rep.ConnectMSRuns, 2), round(rep.ConnectMSRawRuns, 2), round(rep.MsgsPerSRuns, 0), round(rep.MsgsPerSRawRuns, 0), round(rep.BulkMBsRuns, 1), round(rep.BulkMBsRawRuns, 1))
+	fmt.Fprintf(w, "\nrtcchat by security level (what each layer costs; raw pion: connect %.2f ms, %.0f msgs/s, RTT %.3f ms)\n", rep.ConnectMSRaw, rep.MsgsPerSRaw, rep.RTTmsRaw)
+	fmt.Fprintf(w, "  %-10s %12s %12s %12s %12s\n", "level", "connect ms", "msgs/s", "RTT med ms", "RTT p99 ms")
+	for _, l := range []string{"standard", "enhanced", "quantum"} {
+		if f, ok := rep.ByLevel[l]; ok {
+			fmt.Fprintf(w, "  %-10s %12.2f %12.0f %12.3f %12.3f\n", l, f.ConnectMS, f.MsgsPerS, f.RTTms, f.RTTp99ms)
+		}
+	}
 	if len(rep.Micro) > 0 {
 		fmt.Fprintf(w, "\nmicro-benchmarks (go test -bench, same run)\n")
 		pkg := ""
@@ -359,4 +435,18 @@ func round(v []float64, digits int) []float64 {
 		out[i] = math.Round(x*p) / p
 	}
 	return out
+}
+
+// loadavg is the 1-minute load average: figures from a busy machine are
+// worth less, and the report says so.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "n/a"
+	}
+	return f[0]
 }
