@@ -232,6 +232,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 	info := Info{
 		PeerFingerprint: formatFingerprint(res.Peer),
 		SafetyNumber:    handshake.SafetyNumber(cfg.Signer.Public(), res.Peer),
+		SafetyQR:        handshake.SafetyQR(cfg.Signer.Public(), res.Peer),
 		SessionCode:     res.SessionCode(),
 		Level:           res.Level.String(),
 		Path:            conn.Path().String(),

@@ -10,6 +10,7 @@ type Info struct {
 	FirstContact    bool   // the identity was pinned in this session
 	Verified        bool   // the safety number was compared and confirmed
 	SafetyNumber    string // long, order-independent; compare once per contact
+	SafetyQR        string // the safety number's QR payload (handshake.SafetyQR)
 	SessionCode     string // short, per session; read aloud to check this connection
 	Level           string // security level of the handshake and ratchet
 	Path            string // "direct" or "relay", with the candidate types

@@ -260,8 +260,13 @@ func (u *lineUI) input(line string) bool {
 			}
 			break
 		}
-		u.say("safety_number", fmt.Sprintf("* safety number (compare with %s, then /verify confirm):\n%s", orUnnamed(in.PeerName), in.SafetyNumber),
-			map[string]any{"safety_number": in.SafetyNumber, "session_code": in.SessionCode})
+		u.say("safety_number", fmt.Sprintf("* safety number (compare with %s, or scan each other's QR code, then /verify confirm):\n%s", orUnnamed(in.PeerName), in.SafetyNumber),
+			map[string]any{"safety_number": in.SafetyNumber, "safety_qr": in.SafetyQR, "session_code": in.SessionCode})
+		if !u.opts.JSON {
+			u.mu.Lock()
+			writeQR(u.out, in.SafetyQR)
+			u.mu.Unlock()
+		}
 	case "/pending":
 		p := u.conv.Pending()
 		if len(p) == 0 {

@@ -131,6 +131,9 @@ func (m *tuiModel) refresh() {
 			body = stylePeer.Render(orUnnamed(m.info.PeerName)) + " " + l.text
 		case "err":
 			body = styleError.Render("! " + l.text)
+		case "raw":
+			b.WriteString(l.text + "\n")
+			continue
 		default:
 			body = styleSystem.Render("* " + l.text)
 		}
@@ -300,6 +303,11 @@ func (m *tuiModel) handleInput(line string) bool {
 		m.sys("safety number — read it with " + orUnnamed(m.info.PeerName) + " over a channel you trust (in person, a call):")
 		for _, l := range strings.Split(m.info.SafetyNumber, "\n") {
 			m.sys("    " + l)
+		}
+		var qr strings.Builder
+		if writeQR(&qr, m.info.SafetyQR) == nil {
+			m.sys("or scan each other's QR code:")
+			m.add(tuiLine{who: "raw", text: strings.TrimRight(qr.String(), "\n")})
 		}
 		m.sys("if it matches, type /verify confirm")
 	case "/pending":
