@@ -102,7 +102,7 @@
 // is our next accepted candidate (TestKeygenKAT checks both).
 //
 // NTRUSolve (ntru.go, zint.go) follows Pornin & Prest (PKC 2019): field norms
-// down to degree 1 and products back up in RNS (NTT modulo up to 420 31-bit
+// down to degree 1 and products back up in RNS (NTT modulo up to 213 31-bit
 // primes, then CRT) or schoolbook for small degrees, on integers of a fixed
 // number of 31-bit words per depth; a constant-time binary extended GCD at
 // degree 1 (31 steps at a time on 64-bit approximations); at every depth a

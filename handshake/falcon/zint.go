@@ -23,9 +23,9 @@ import (
 
 const mask31 = 0x7fffffff
 
-// nPrimes is how many RNS primes are prepared; the deepest lifting step of
-// NTRUSolve needs the most (see the size tables in ntru.go).
-const nPrimes = 420
+// nPrimes is how many RNS primes are prepared: the field norm from depth 9
+// to 10 uses the most (fgWords[10]+1); rnsTableSizes checks it.
+const nPrimes = 240
 
 // modp holds the constants for one prime p < 2^31 with p ≡ 1 (mod 2048).
 type modp struct {
@@ -142,12 +142,13 @@ func isPrime32(n uint64) bool {
 func brev10(k int) int { return int(bits.Reverse16(uint16(k)) >> 6) }
 
 func initRNS() {
+	need := rnsTableSizes()
 	ps := make([]modp, 0, nPrimes)
 	for c := uint64((1<<31-1)/2048*2048 + 1); len(ps) < nPrimes; c -= 2048 {
 		if !isPrime32(c) {
 			continue
 		}
-		ps = append(ps, newModp(uint32(c)))
+		ps = append(ps, newModp(uint32(c), need[len(ps)]))
 	}
 	prod := make([][]uint32, nPrimes)
 	prod[0] = nil
@@ -176,7 +177,36 @@ func initRNS() {
 	rnsPrimes, crtProd = ps, prod
 }
 
-func newModp(p uint32) modp {
+// rnsTableSizes returns, for each prime index, the largest NTT size (log2)
+// that NTRUSolve uses with that prime, from the same public size tables, so
+// that the twiddle tables hold only what is used (the primes used for the
+// deep levels only ever see tiny degrees).
+func rnsTableSizes() (need [nPrimes]int) {
+	use := func(P, logm int) {
+		if P > nPrimes {
+			panic("falcon: keygen needs more RNS primes")
+		}
+		for i := 0; i < P; i++ {
+			need[i] = max(need[i], logm)
+		}
+	}
+	use(1, logN) // checkNTRU
+	for d := 0; d < logN; d++ {
+		logm := logN - d
+		use(fgWords[d+1]+1, logm-1) // fieldNorm2
+		if logm > 3 {
+			Ll := fgRedWords(d+1) + fgWords[d] + 1
+			use(Ll+1, logm-1) // liftFG
+		}
+		if logm > 4 {
+			LT := fgWords[d] + (kBits+logm+1+30)/31
+			use(LT+1, logm) // kfMul
+		}
+	}
+	return
+}
+
+func newModp(p uint32, logmax int) modp {
 	m := modp{p: p}
 	// p0i = -1/p mod 2^32 by Newton iteration.
 	y := p
@@ -198,9 +228,9 @@ func newModp(p uint32) modp {
 		}
 	}
 	ipsi := powmod(psi, P-2, P)
-	m.zeta = make([]uint32, 1024)
-	m.izeta = make([]uint32, 1024)
-	for k := 0; k < 1024; k++ {
+	m.zeta = make([]uint32, 1<<logmax)
+	m.izeta = make([]uint32, 1<<logmax)
+	for k := range m.zeta {
 		e := uint64(brev10(k))
 		m.zeta[k] = uint32(powmod(psi, e, P) * r % P)
 		m.izeta[k] = uint32(powmod(ipsi, e, P) * r % P)
