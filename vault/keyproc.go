@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -305,18 +306,24 @@ func (s *keyServer) unlock(flags byte, argon Argon2Params, pass []byte) error {
 // close: it runs in its own process group, so a Ctrl-C does not reach it.
 func watchParent() {
 	ppid := os.Getppid()
+	if p, err := strconv.Atoi(os.Getenv(keyProcParentEnv)); err == nil && p > 1 {
+		ppid = p // the parent may already be gone by the time we look
+	}
 	if ppid <= 1 {
 		return
 	}
 	go func() {
 		for {
-			time.Sleep(time.Second)
 			if os.Getppid() != ppid {
 				os.Exit(3)
 			}
+			time.Sleep(time.Second)
 		}
 	}()
 }
+
+// keyProcParentEnv carries the chat process's pid to the key process.
+const keyProcParentEnv = "RTCCHAT_KEYPROC_PARENT"
 
 // KeyProcessOptions configure StartKeyProcess.
 type KeyProcessOptions struct {
@@ -436,7 +443,7 @@ func (v *Vault) StartKeyProcess(opts KeyProcessOptions) (*KeyProcess, error) {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
+	cmd.Env = append(env, fmt.Sprintf("%s=%d", keyProcParentEnv, os.Getpid()))
 	cmd.Stdin, cmd.Stdout = reqR, repW
 	detach(cmd)
 	cmd.Stderr = opts.Stderr

@@ -351,7 +351,7 @@ func TestKeyProcessOutlivesNoParent(t *testing.T) {
 	}
 	v, _ := newIdentityVault(t, "pw")
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	sh := exec.Command("sh", "-c", `exec 3<&0; "$0" --home "$1" <&3 & echo $! > "$2"; wait`, os.Args[0], v.Home(), pidFile)
+	sh := exec.Command("sh", "-c", `exec 3<&0; `+keyProcParentEnv+`=$$ "$0" --home "$1" <&3 & echo $! > "$2"; wait`, os.Args[0], v.Home(), pidFile)
 	sh.Env = append(os.Environ(), envTestKeyProc+"=1")
 	// The write end stays open here: the key process never sees end of input.
 	inR, inW, err := os.Pipe()
