@@ -345,3 +345,35 @@ func TestChatIdentityChangeRefused(t *testing.T) {
 	}
 	m.cmd.Process.Kill()
 }
+
+// If the isolated key process dies, the chat says so and stops.
+func TestChatKeyProcessDies(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the loopback interface is named lo only on Linux")
+	}
+	if _, err := exec.LookPath("pgrep"); err != nil {
+		t.Skip("pgrep is not installed: cannot find the key process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a, b := connectPeers(t, ctx, t.TempDir(), t.TempDir(), []string{"--name", "bob"}, []string{"--name", "alice"})
+	a.expect(t, "connected", nil)
+	b.expect(t, "connected", nil)
+	out, err := exec.Command("pgrep", "-P", fmt.Sprint(a.cmd.Process.Pid)).Output()
+	if err != nil {
+		t.Fatalf("no key process below alice (pid %d): %v", a.cmd.Process.Pid, err)
+	}
+	pids := strings.Fields(string(out))
+	if len(pids) != 1 {
+		t.Fatalf("alice has %d children, want the one key process: %v", len(pids), pids)
+	}
+	if err := exec.Command("kill", "-9", pids[0]).Run(); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, "disconnected", nil)
+	a.waitExit(t)
+	if !strings.Contains(a.stderr.String(), "key process stopped") {
+		t.Fatalf("alice did not say why:\n%s", a.stderr.String())
+	}
+	b.expect(t, "disconnected", nil)
+}
