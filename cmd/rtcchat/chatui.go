@@ -80,7 +80,7 @@ func runLineUI(conv conversation, in io.Reader, out io.Writer, opts uiOptions) e
 		case ev := <-conv.Events():
 			u.event(ev)
 			if ev.Kind == chat.EventDisconnected {
-				return nil
+				return ev.Err // nil after a clean goodbye
 			}
 		case <-conv.Done():
 			// Drain what is left, then leave.
