@@ -152,7 +152,7 @@ func candidateOK(f, g *[n]int16) bool {
 	var sum float64
 	for j := 0; j < n/2; j++ {
 		d := real(A[j])*real(A[j]) + imag(A[j])*imag(A[j]) + real(B[j])*real(B[j]) + imag(B[j])*imag(B[j])
-		sum += 1 / d
+		sum += ctRecip(d)
 	}
 	gs := sum * (2.0 * q * q / n)
 	bad |= b2u(!(gs < bnormMax))

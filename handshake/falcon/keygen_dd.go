@@ -45,12 +45,15 @@ func ddMul(x, y dd) dd {
 	return dd{h, l}
 }
 
+// ddDiv divides for y > 0, without a hardware division (see ctRecip): each
+// partial quotient is corrected by the exact residual.
 func ddDiv(x, y dd) dd {
-	q1 := x.hi / y.hi
+	ry := ctRecip(y.hi)
+	q1 := x.hi * ry
 	r := ddSub(x, ddMul(y, dd{q1, 0}))
-	q2 := r.hi / y.hi
+	q2 := r.hi * ry
 	r = ddSub(r, ddMul(y, dd{q2, 0}))
-	q3 := r.hi / y.hi
+	q3 := r.hi * ry
 	h, l := fastTwoSum(q1, q2)
 	return ddAdd(dd{h, l}, dd{q3, 0})
 }

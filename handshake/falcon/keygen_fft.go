@@ -100,3 +100,16 @@ var kgRev = func() (t [1024]uint16) {
 	}
 	return
 }()
+
+// ctRecip returns 1/d for a positive normal d (to within a couple of ulps)
+// using only multiplications and subtractions, whose latency does not depend
+// on the operands (a hardware division may finish early on some processors).
+// The start value comes from the exponent bits (relative error below 1/8);
+// five Newton steps x ← x·(2 − d·x) square the error each time.
+func ctRecip(d float64) float64 {
+	x := math.Float64frombits(0x7FDE000000000000 - math.Float64bits(d))
+	for i := 0; i < 5; i++ {
+		x = x * (2 - float64(d*x))
+	}
+	return x
+}

@@ -363,7 +363,7 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 	for j := 0; j < hm; j++ {
 		a, b := Pf[j], Pg[j]
 		dd := real(a)*real(a) + imag(a)*imag(a) + real(b)*real(b) + imag(b)*imag(b)
-		inv := 1 / dd
+		inv := ctRecip(dd)
 		Pf[j] = complex(real(a)*inv, -imag(a)*inv)
 		Pg[j] = complex(real(b)*inv, -imag(b)*inv)
 	}

@@ -2,6 +2,7 @@ package falcon
 
 import (
 	"crypto/sha3"
+	"math"
 	"math/big"
 	mrand "math/rand/v2"
 	"testing"
@@ -342,6 +343,17 @@ func TestLiftSchoolMatchesRNS(t *testing.T) {
 			if F1[i] != F2[i] || G1[i] != G2[i] {
 				t.Fatalf("logm=%d: schoolbook and RNS lifts differ at word %d", logm, i)
 			}
+		}
+	}
+}
+
+func TestCtRecip(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(11, 12))
+	for i := 0; i < 100000; i++ {
+		d := math.Ldexp(1+r.Float64(), r.IntN(2000)-1000)
+		got, want := ctRecip(d), 1/d
+		if math.Abs(got-want) > 4*math.Abs(want)*0x1p-52 {
+			t.Fatalf("ctRecip(%v) = %v, want %v", d, got, want)
 		}
 	}
 }
