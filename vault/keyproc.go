@@ -340,6 +340,10 @@ type KeyProcessOptions struct {
 	Create bool
 	// Stderr receives the key process's diagnostics (default os.Stderr).
 	Stderr io.Writer
+	// Attempts is how often a wrong passphrase may be entered before
+	// StartKeyProcess gives up (values below 1 mean 1). Useful only with an
+	// interactive Passphrase.
+	Attempts int
 }
 
 // KeyProcess is the chat process's handle on the isolated key process. It
@@ -371,6 +375,18 @@ var _ handshake.Signer = (*KeyProcess)(nil)
 // the OS keyring when this vault has one. It also hardens the calling
 // process (HardenProcess).
 func (v *Vault) StartKeyProcess(opts KeyProcessOptions) (*KeyProcess, error) {
+	for attempt := 1; ; attempt++ {
+		kp, err := v.startKeyProcess(opts)
+		if err == nil || !errors.Is(err, ErrWrongPassphrase) || attempt >= opts.Attempts {
+			return kp, err
+		}
+		if opts.Stderr != nil {
+			fmt.Fprintln(opts.Stderr, "Wrong passphrase, try again.")
+		}
+	}
+}
+
+func (v *Vault) startKeyProcess(opts KeyProcessOptions) (*KeyProcess, error) {
 	// The chat process holds the storage key and, briefly, the passphrase:
 	// no core dumps of it either.
 	HardenProcess()

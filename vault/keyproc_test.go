@@ -153,6 +153,28 @@ func TestKeyProcessWrongPassphrase(t *testing.T) {
 		t.Fatalf("vault unlocked after failed start: %v", err)
 	}
 	startKP(t, v, "right", false)
+
+	// With Attempts, a wrong passphrase is asked again.
+	var asked []string
+	answers := []string{"typo", "right"}
+	opts := testKeyProcOptions("", false)
+	opts.Attempts = 3
+	opts.Passphrase = func(prompt string, confirm bool) ([]byte, error) {
+		asked = append(asked, prompt)
+		a := answers[0]
+		answers = answers[1:]
+		return []byte(a), nil
+	}
+	kp, err := v.StartKeyProcess(opts)
+	if err != nil || len(asked) != 2 {
+		t.Fatalf("retry: %v after %d prompts", err, len(asked))
+	}
+	kp.Close()
+	answers = []string{"a", "b", "c", "right"}
+	asked = nil
+	if _, err := v.StartKeyProcess(opts); !errors.Is(err, ErrWrongPassphrase) || len(asked) != 3 {
+		t.Fatalf("three wrong: %v after %d prompts", err, len(asked))
+	}
 }
 
 // TestKeyProcessDies: when the key process is killed, calls fail with
