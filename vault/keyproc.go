@@ -264,11 +264,11 @@ func (s *keyServer) unlock(flags byte, argon Argon2Params, pass []byte) error {
 			v.opts.Keyring = nil
 		}
 		v.opts.Argon2 = argon
-		info, err := v.CreateIdentity(passFn)
-		if err != nil {
+		// Created here, in the key process; then unsealed again below,
+		// which also proves the new file reads back.
+		if _, err := v.CreateIdentity(passFn); err != nil {
 			return writeErr(s.out, kpErrFailed, err)
 		}
-		_ = info
 		created = 1
 	}
 	ident, sk, label, err := v.unsealIdentity(passFn)
