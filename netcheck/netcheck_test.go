@@ -185,7 +185,7 @@ func TestSTUNUnansweredServerTimesOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el > timeout+500*time.Millisecond {
+	if el := time.Since(start); el > timeout+2*time.Second {
 		t.Fatalf("probing took %v with a %v timeout", el, timeout)
 	}
 	if rep.Results[0].Err != nil {
@@ -338,7 +338,7 @@ func TestTURNAllocation(t *testing.T) {
 		if !errors.Is(r.Err, ErrTimeout) {
 			t.Fatalf("err %v, want ErrTimeout", r.Err)
 		}
-		if el := time.Since(start); el > 1500*time.Millisecond {
+		if el := time.Since(start); el > 3*time.Second {
 			t.Fatalf("took %v with a 700ms timeout", el)
 		}
 	})
