@@ -5,7 +5,7 @@ package falcon
 // orders of magnitude (m = 4 and 8): there plain float64 loses up to ~40 of
 // its 53 bits, so each reduction step would gain few bits. Only public sizes
 // drive the control flow; every operation is a fixed sequence of float
-// additions, multiplications, FMAs and one division per step.
+// additions, subtractions and multiplications (no division, no FMA).
 
 import (
 	"math"
@@ -37,9 +37,29 @@ func ddAdd(x, y dd) dd {
 
 func ddSub(x, y dd) dd { return ddAdd(x, dd{-y.hi, -y.lo}) }
 
+// split cuts a into two halves of at most 26 significant bits (Dekker), so
+// that products of halves are exact. |a| must stay below 2^995.
+func split(a float64) (hi, lo float64) {
+	c := float64(134217729 * a) // 2^27 + 1
+	hi = c - (c - a)
+	lo = a - hi
+	return
+}
+
+// twoProd returns p = fl(a·b) and the exact error a·b − p (Dekker), with
+// plain multiplications only: no FMA, whose software fallback on processors
+// without it is not constant-time. The float64() conversions forbid the
+// compiler from fusing the products into FMAs.
+func twoProd(a, b float64) (p, e float64) {
+	p = a * b
+	ah, al := split(a)
+	bh, bl := split(b)
+	e = ((float64(ah*bh) - p) + float64(ah*bl) + float64(al*bh)) + float64(al*bl)
+	return
+}
+
 func ddMul(x, y dd) dd {
-	p := x.hi * y.hi
-	e := math.FMA(x.hi, y.hi, -p)
+	p, e := twoProd(x.hi, y.hi)
 	e += float64(x.hi*y.lo) + float64(x.lo*y.hi)
 	h, l := fastTwoSum(p, e)
 	return dd{h, l}
