@@ -317,6 +317,15 @@ func TestUnansweredSTUN(t *testing.T) {
 	}
 }
 
+func TestPreferAESGCM(t *testing.T) {
+	cfg := LoopbackConfig()
+	cfg.PreferAESGCM = true
+	off, ans := connectLoopback(t, cfg)
+	if cs := off.DTLSCipherSuite(); cs != "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" || ans.DTLSCipherSuite() != cs {
+		t.Fatalf("DTLS cipher suites %q %q", cs, ans.DTLSCipherSuite())
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
 		{STUN: []string{"http://x"}},

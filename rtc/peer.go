@@ -235,11 +235,15 @@ func settingEngine(cfg *Config, b *Blob) (*webrtc.SettingEngine, error) {
 		return nil, fmt.Errorf("rtc: %w", err)
 	}
 	se.SetNet(n)
-	se.SetDTLSCipherSuites(
+	suites := []dtls.CipherSuiteID{
 		dtls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 		dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	)
+	}
+	if cfg.PreferAESGCM {
+		suites[0], suites[1] = suites[1], suites[0]
+	}
+	se.SetDTLSCipherSuites(suites...)
 	se.SetDTLSEllipticCurves(dtlsElliptic.X25519, dtlsElliptic.P256, dtlsElliptic.P384)
 	se.SetDTLSExtendedMasterSecret(dtls.RequireExtendedMasterSecret)
 	se.SetSCTPMaxMessageSize(MaxMessageSize)
