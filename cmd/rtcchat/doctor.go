@@ -244,7 +244,11 @@ func runDoctor(ctx context.Context, o *doctorOptions) *doctorReport {
 		for _, m := range mapping.Mapped {
 			rep.PublicEndpoints = append(rep.PublicEndpoints, m.String())
 		}
-		rep.Checks = append(rep.Checks, endpointCheck(mapping), mappingCheck(mapping))
+		relayOK := false
+		for _, r := range turnRes {
+			relayOK = relayOK || r.Err == nil
+		}
+		rep.Checks = append(rep.Checks, endpointCheck(mapping), mappingCheck(mapping, relayOK))
 	}
 	if len(stunServers) > 0 {
 		rep.Checks = append(rep.Checks, ipv6Check(stun6Rep, stun6Err))
@@ -422,7 +426,9 @@ func endpointCheck(m netcheck.MappingResult) check {
 	return c
 }
 
-func mappingCheck(m netcheck.MappingResult) check {
+// mappingCheck turns the NAT verdict into a line; relayOK says whether a
+// configured TURN server granted an allocation.
+func mappingCheck(m netcheck.MappingResult, relayOK bool) check {
 	c := check{Name: "NAT mapping", Detail: string(m.Kind) + ": " + m.Detail}
 	switch m.Kind {
 	case netcheck.MappingEndpointIndependent:
@@ -440,6 +446,9 @@ func mappingCheck(m netcheck.MappingResult) check {
 		c.Status = statusWarn
 		c.Detail += "; symmetric NAT: the endpoint a STUN server sees is useless to your peer, so a direct connection works only if your peer's NAT is open"
 		c.Fix = "use a TURN relay: run 'rtcchat relay' on a host with a public address (or use a TURN service) and give both peers its --turn URL"
+		if relayOK {
+			c.Fix = "the TURN relay checked below works: give the same --turn to both peers' offer and answer"
+		}
 	default:
 		c.Status = statusWarn
 		c.Fix = "two STUN servers with different IP addresses must answer; add one with --stun"

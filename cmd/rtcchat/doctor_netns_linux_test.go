@@ -234,7 +234,7 @@ func TestDoctorBehindNAT(t *testing.T) {
 		if rep.Mapping != "endpoint-dependent" || len(rep.PublicEndpoints) != 2 {
 			t.Fatalf("mapping %s, endpoints %v\n%+v", rep.Mapping, rep.PublicEndpoints, rep.Checks)
 		}
-		if c := findExact(t, &rep, "NAT mapping"); c.Status != statusWarn || !strings.Contains(c.Fix, "rtcchat relay") {
+		if c := findExact(t, &rep, "NAT mapping"); c.Status != statusWarn || !strings.Contains(c.Fix, "TURN relay checked below works") {
 			t.Fatalf("NAT mapping check %+v", c)
 		}
 		// The relay still works behind the symmetric NAT: that is its job.

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/turn/v5"
 	gokeyring "github.com/zalando/go-keyring"
 
+	"github.com/rtcchat/rtcchat/netcheck"
 	"github.com/rtcchat/rtcchat/vault"
 )
 
@@ -490,5 +491,25 @@ func TestDoctorIPv6(t *testing.T) {
 	}
 	if c := findExact(t, &rep, "STUN"); c.Status != statusWarn || !strings.Contains(c.Detail, "IPv6 works") {
 		t.Fatalf("summary %+v", c)
+	}
+}
+
+func TestDoctorMappingCheck(t *testing.T) {
+	for _, tc := range []struct {
+		m       netcheck.MappingResult
+		relayOK bool
+		status  string
+		fix     string
+	}{
+		{netcheck.MappingResult{Kind: netcheck.MappingEndpointIndependent}, false, statusOK, ""},
+		{netcheck.MappingResult{Kind: netcheck.MappingEndpointIndependent, SameServerIP: true}, false, statusWarn, "different IP addresses"},
+		{netcheck.MappingResult{Kind: netcheck.MappingEndpointDependent}, false, statusWarn, "run 'rtcchat relay'"},
+		{netcheck.MappingResult{Kind: netcheck.MappingEndpointDependent}, true, statusWarn, "relay checked below works"},
+		{netcheck.MappingResult{Kind: netcheck.MappingUnknown}, false, statusWarn, "add one with --stun"},
+	} {
+		c := mappingCheck(tc.m, tc.relayOK)
+		if c.Status != tc.status || !strings.Contains(c.Fix, tc.fix) || (tc.fix == "" && c.Fix != "") {
+			t.Errorf("%s (relay %v): %+v", tc.m.Kind, tc.relayOK, c)
+		}
 	}
 }
