@@ -117,16 +117,19 @@
 // final check of f·G − g·F = q and rejected, which, like every rejection,
 // reveals only that a candidate was discarded. Arithmetic on secrets uses
 // masks instead of branches and no secret-dependent memory index; the
-// Gaussian table is always scanned in full. Where it falls short: the
-// floating-point parts use a handful of divisions per depth (operand-dependent
-// latency on some older processors) and math.FMA (constant-time where the
-// processor has FMA, as amd64 since 2013 and arm64 do; Go's software
-// fallback elsewhere is not), and the redraw of the last coefficient of f, g
-// until the sum is odd takes a variable number of draws (geometric, with a
-// success probability that does not measurably depend on the other
-// coefficients). A key generation costs about 33 ms of CPU here (liboqs-js:
-// about 70-80 ms of CPU in the same conditions); most of it is NTRUSolve, and
-// about 17 candidates are drawn per key.
+// Gaussian table is always scanned in full. The floating-point parts use
+// only additions, subtractions and multiplications on secret values: no
+// hardware division (reciprocals by Newton steps, ctRecip) and no FMA
+// (double-double products by Dekker splitting), and every input is scaled
+// into [2^−320, 2^300] so that subnormal numbers do not arise. Where it falls
+// short: the candidate's verdict is visible (the Gram-Schmidt FFT is skipped
+// once ‖(f, g)‖ has failed, and a failed candidate costs a full NTRUSolve),
+// and the last coefficient of f and of g is redrawn until the sum is odd,
+// a variable number of draws (geometric, with a success probability that
+// does not measurably depend on the other coefficients). About 17
+// candidates are drawn per key. A key generation costs about 30 ms of CPU
+// here, against about 70-80 ms for liboqs-js measured the same way in the
+// same run (BenchmarkGenerateKeyCPU; scripts/falcon-compare.sh for wall time).
 //
 // Package layout (each part has its own files):
 //   - falcon.go: the public API and key types.
