@@ -42,10 +42,12 @@ const (
 	DefaultMaxSkip          = 1000
 	DefaultMaxSkippedKeys   = 2000
 	DefaultMaxSkippedChains = 8
+	DefaultPQInterval       = 1
 
 	limitMaxSkip          = 100000
 	limitMaxSkippedKeys   = 100000
 	limitMaxSkippedChains = 64
+	limitPQInterval       = 64
 )
 
 // Config selects the ratchet variant and its bounds. The zero value is the
@@ -64,6 +66,13 @@ type Config struct {
 	// skipped keys are kept (each costs one header trial decryption per
 	// unknown message). 0 means DefaultMaxSkippedChains.
 	MaxSkippedChains int
+	// PQInterval sets the KEM ratchet's cadence: a KEM object rides on
+	// every PQInterval-th new sending chain of this side (PROTOCOL.md §4.6).
+	// 1 (the default; 0 means 1) is every direction change: the fastest
+	// recovery. Larger values divide the KEM bytes and CPU per message by
+	// about PQInterval and lengthen recovery accordingly. A local policy:
+	// the peers need not agree.
+	PQInterval int
 }
 
 func (c Config) normalise() (Config, error) {
@@ -75,6 +84,12 @@ func (c Config) normalise() (Config, error) {
 	}
 	if c.MaxSkippedChains == 0 {
 		c.MaxSkippedChains = DefaultMaxSkippedChains
+	}
+	if c.PQInterval == 0 {
+		c.PQInterval = DefaultPQInterval
+	}
+	if c.PQInterval < 0 || c.PQInterval > limitPQInterval {
+		return c, fmt.Errorf("ratchet: PQInterval %d out of range 1..%d", c.PQInterval, limitPQInterval)
 	}
 	if c.MaxSkip < 0 || c.MaxSkip > limitMaxSkip {
 		return c, fmt.Errorf("ratchet: MaxSkip %d out of range 1..%d", c.MaxSkip, limitMaxSkip)

@@ -54,6 +54,7 @@
 //		MaxSkip          int  // skipped message keys per chain step (default 1000)
 //		MaxSkippedKeys   int  // skipped message keys stored in total (default 2000)
 //		MaxSkippedChains int  // distinct header keys with stored skipped keys (default 8)
+//		PQInterval       int  // KEM object on every PQInterval-th new sending chain (default 1)
 //	}
 //	func NewInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey) (*Session, error)
 //	func NewResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey) (*Session, error)

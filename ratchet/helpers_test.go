@@ -88,11 +88,23 @@ func (r *replayKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte
 var testSecret = bytes.Repeat([]byte{0x42}, 64)
 var testAD = []byte("rtcchat test session AD")
 
-// newPair returns an initiator and a responder session sharing a secret.
+// newPair returns an initiator and a responder session sharing a secret,
+// with the production key source.
 func newPair(tb testing.TB, cfg Config) (alice, bob *Session) {
 	tb.Helper()
-	a, b, _, _ := newRecordedPair(tb, cfg)
-	return a, b
+	bobKey, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	secret := make([]byte, 64)
+	rand.Read(secret)
+	if alice, err = NewInitiator(cfg, secret, testAD, bobKey.PublicKey()); err != nil {
+		tb.Fatal(err)
+	}
+	if bob, err = NewResponder(cfg, secret, testAD, bobKey); err != nil {
+		tb.Fatal(err)
+	}
+	return alice, bob
 }
 
 func newRecordedPair(tb testing.TB, cfg Config) (alice, bob *Session, ak, bk *recordingKeys) {
@@ -209,4 +221,5 @@ var levels = []struct {
 }{
 	{"classic", Config{}},
 	{"pq", Config{PQ: true}},
+	{"pq-interval3", Config{PQ: true, PQInterval: 3}},
 }

@@ -106,7 +106,8 @@ func TestUnmarshalRejects(t *testing.T) {
 		offVersion = 4
 		offFlags   = 5
 		offMaxSkip = 7
-		offADLen   = 19
+		offPQInt   = 19
+		offADLen   = 20
 	)
 	adEnd := offADLen + 2 + len(testAD)
 	offDHr := adEnd + 32
@@ -128,6 +129,8 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"MaxSkip 0", set(good, offMaxSkip, u32(0)...)},
 		{"MaxSkip huge", set(good, offMaxSkip, u32(limitMaxSkip+1)...)},
 		{"AD too long", set(good, offADLen, 0xff, 0xff)},
+		{"PQInterval 0", set(good, offPQInt, 0)},
+		{"PQInterval huge", set(good, offPQInt, limitPQInterval+1)},
 		{"trailing byte", append(bytes.Clone(good), 0)},
 		{"classic with PQ state", set(goodClassic, offFlags+1, sfPQ|sfSendMixed)},
 		{"absent CKr not zero", func() []byte {

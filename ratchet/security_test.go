@@ -177,7 +177,8 @@ func TestQuantumBreakInRecovery(t *testing.T) {
 						t.Fatal(err)
 					}
 					at := &attacker{stolen}
-					got := conversation(t, victim, peer, at, 6, 1)
+					k := max(l.cfg.PQInterval, 1)
+					got := conversation(t, victim, peer, at, 4*k+2, 1)
 					if !l.cfg.PQ {
 						for i, r := range got {
 							if !r {
@@ -187,8 +188,9 @@ func TestQuantumBreakInRecovery(t *testing.T) {
 						return
 					}
 					// Ping-pong [v p v p ...]: recovered from message 4 on
-					// (two round trips), whatever t was.
-					const bound = 4
+					// (two round trips), whatever t was; with a sparser
+					// cadence from message 6k-2 on (PROTOCOL.md §4.6).
+					bound := 6*k - 2
 					for i := bound; i < len(got); i++ {
 						if got[i] {
 							t.Fatalf("PQ level: quantum attacker read message %d (all: %v)", i, got)

@@ -44,6 +44,7 @@ type core struct {
 	sendObj   byte   // KEM object attached to message 0 of the current sending chain
 	nextKEMID uint32 // id of our last generated ML-KEM key pair
 	lastPeer  uint32 // highest peer encapsulation key id seen
+	kemPhase  uint32 // sending chains since the last one allowed a KEM object, mod PQInterval
 
 	myDK   *mlkem.DecapsulationKey1024 // our pending key pair (its ek was sent, no ct yet)
 	myDKID uint32

@@ -11,9 +11,9 @@ import (
 // callers store it sealed (the vault does).
 //
 //	state   = magic "rtcR" ‖ version(1) ‖ flags(2) ‖ maxSkip(4) ‖ maxSkippedKeys(4) ‖
-//	          maxSkippedChains(4) ‖ adLen(2) ‖ ad ‖ DHs(32) ‖ DHr(32) ‖
+//	          maxSkippedChains(4) ‖ pqInterval(1) ‖ adLen(2) ‖ ad ‖ DHs(32) ‖ DHr(32) ‖
 //	          RK ‖ CKs ‖ CKr ‖ HKs ‖ HKr ‖ NHKs ‖ NHKr (32 each) ‖ Ns(4) ‖ Nr(4) ‖ PN(4) ‖
-//	          sendObj(1) ‖ nextKEMID(4) ‖ lastPeer(4) ‖
+//	          sendObj(1) ‖ nextKEMID(4) ‖ lastPeer(4) ‖ kemPhase(1) ‖
 //	          [myDKID(4) ‖ dk seed(64)] ‖ [peerEKID(4) ‖ ek(1568)] ‖
 //	          [ctOutID(4) ‖ ssOut(32) ‖ ct(1568)] ‖
 //	          nChains(2) ‖ nChains × (HK(32) ‖ nKeys(4) ‖ nKeys × (n(4) ‖ MK(32)))
@@ -69,6 +69,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(c.cfg.MaxSkip))
 	b = binary.BigEndian.AppendUint32(b, uint32(c.cfg.MaxSkippedKeys))
 	b = binary.BigEndian.AppendUint32(b, uint32(c.cfg.MaxSkippedChains))
+	b = append(b, byte(c.cfg.PQInterval))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(c.ad)))
 	b = append(b, c.ad...)
 	b = append(b, c.dhs.Bytes()...)
@@ -82,6 +83,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = append(b, c.sendObj)
 	b = binary.BigEndian.AppendUint32(b, c.nextKEMID)
 	b = binary.BigEndian.AppendUint32(b, c.lastPeer)
+	b = append(b, byte(c.kemPhase))
 	if c.myDK != nil {
 		b = binary.BigEndian.AppendUint32(b, c.myDKID)
 		b = append(b, c.myDK.Bytes()...)
@@ -209,10 +211,12 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	c.cfg.MaxSkip = int(r.u32("MaxSkip"))
 	c.cfg.MaxSkippedKeys = int(r.u32("MaxSkippedKeys"))
 	c.cfg.MaxSkippedChains = int(r.u32("MaxSkippedChains"))
+	c.cfg.PQInterval = int(r.u8("PQInterval"))
 	if r.err == nil {
 		if c.cfg.MaxSkip < 1 || c.cfg.MaxSkip > limitMaxSkip ||
 			c.cfg.MaxSkippedKeys < 1 || c.cfg.MaxSkippedKeys > limitMaxSkippedKeys ||
-			c.cfg.MaxSkippedChains < 1 || c.cfg.MaxSkippedChains > limitMaxSkippedChains {
+			c.cfg.MaxSkippedChains < 1 || c.cfg.MaxSkippedChains > limitMaxSkippedChains ||
+			c.cfg.PQInterval < 1 || c.cfg.PQInterval > limitPQInterval {
 			r.fail("bounds out of range")
 		}
 	}
@@ -252,6 +256,10 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	c.sendObj = r.u8("sendObj")
 	c.nextKEMID = r.u32("nextKEMID")
 	c.lastPeer = r.u32("lastPeer")
+	c.kemPhase = uint32(r.u8("kemPhase"))
+	if r.err == nil && c.kemPhase >= uint32(c.cfg.PQInterval) {
+		r.fail("KEM phase %d not below PQInterval %d", c.kemPhase, c.cfg.PQInterval)
+	}
 	// The ML-KEM keys are expanded only once the whole input has parsed
 	// (expansion is the expensive part of decoding).
 	var dkSeed, peerEK []byte
@@ -281,7 +289,7 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 		}
 	}
 	if r.err == nil {
-		if !c.cfg.PQ && (flags&(sfSendMixed|sfHasMyDK|sfHasPeerEK|sfHasCt) != 0 || c.sendObj != objNone || c.nextKEMID != 0 || c.lastPeer != 0) {
+		if !c.cfg.PQ && (flags&(sfSendMixed|sfHasMyDK|sfHasPeerEK|sfHasCt) != 0 || c.sendObj != objNone || c.nextKEMID != 0 || c.lastPeer != 0 || c.kemPhase != 0) {
 			r.fail("KEM state in a classic session")
 		}
 		switch c.sendObj {

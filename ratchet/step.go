@@ -18,12 +18,18 @@ const (
 )
 
 // chooseKEM decides which KEM object message 0 of a new sending chain
-// carries (PROTOCOL.md §4.6), in this order: resend our unconfirmed
-// ciphertext; encapsulate to the peer's newest key; resend our pending
-// encapsulation key; generate a new key pair.
+// carries (PROTOCOL.md §4.6): none unless this is the PQInterval-th chain
+// since the last one that could carry one; else, in this order: resend our
+// unconfirmed ciphertext; encapsulate to the peer's newest key; resend our
+// pending encapsulation key; generate a new key pair.
 func (c *core) chooseKEM(src keySource) error {
 	c.sendObj = objNone
 	if !c.cfg.PQ {
+		return nil
+	}
+	allowed := c.kemPhase == 0
+	c.kemPhase = (c.kemPhase + 1) % uint32(c.cfg.PQInterval)
+	if !allowed {
 		return nil
 	}
 	switch {

@@ -80,14 +80,26 @@ const rows = [
   ["  µs per message enc+dec (PQ; target < 15)", usOW, l("oneway_us_per_msg"), true],
   ["ping-pong, msgs/s (classic)", g("PingPong/classic", "msgs/s"), l("pingpong_per_s"), false],
   ["ping-pong, msgs/s (PQ; target >= 1.5x)", g("PingPong/pq", "msgs/s"), l("pingpong_per_s"), false],
+  ["ping-pong, msgs/s (PQ, PQInterval 3)", g("PingPong/pq-interval3", "msgs/s"), l("pingpong_per_s"), false],
 ];
 console.log("\n== ratchet vs libsignal 0.103 (medians over " + Math.max(js.length, 1) + " interleaved rounds; ratio = median of per-round ratios, > 1: ours better)");
 console.log("workload".padEnd(46) + "ours".padStart(10) + "libsignal".padStart(11) + "ratio".padStart(9));
 for (const [k, o, t, inv] of rows) console.log(k.padEnd(46) + f(med(o)).padStart(10) + f(med(t)).padStart(11) + rx(js.length ? ratio(o, t, inv) : null).padStart(9));
+// CPU time per message (process user+system, GC and JIT included) hardly
+// depends on how busy the machine is, unlike wall time.
+const cpuRows = [
+  ["CPU µs/msg one direction enc+dec (classic)", g("OneWay/classic", "cpu-µs/msg"), l("oneway_cpu_us_per_msg")],
+  ["CPU µs/msg one direction enc+dec (PQ)", g("OneWay/pq", "cpu-µs/msg"), l("oneway_cpu_us_per_msg")],
+  ["CPU µs/msg ping-pong (classic)", g("PingPong/classic", "cpu-µs/msg"), l("pingpong_cpu_us_per_msg")],
+  ["CPU µs/msg ping-pong (PQ)", g("PingPong/pq", "cpu-µs/msg"), l("pingpong_cpu_us_per_msg")],
+  ["CPU µs/msg ping-pong (PQ, PQInterval 3)", g("PingPong/pq-interval3", "cpu-µs/msg"), l("pingpong_cpu_us_per_msg")],
+];
+for (const [k, o, t] of cpuRows) console.log(k.padEnd(46) + f(med(o)).padStart(10) + f(med(t)).padStart(11) + rx(js.length ? ratio(o, t, true) : null).padStart(9));
 const oh = [
   ["overhead bytes/msg, one direction (PQ)", g("OneWay/pq", "overhead-B/msg"), l("overhead_bytes")],
   ["overhead bytes/msg, ping-pong (classic)", g("PingPong/classic", "overhead-B/msg"), l("pingpong_overhead_bytes")],
   ["overhead bytes/msg, ping-pong (PQ)", g("PingPong/pq", "overhead-B/msg"), l("pingpong_overhead_bytes")],
+  ["overhead bytes/msg, ping-pong (PQ, interval 3)", g("PingPong/pq-interval3", "overhead-B/msg"), l("pingpong_overhead_bytes")],
 ];
 for (const [k, o, t] of oh) console.log(k.padEnd(46) + f(med(o)).padStart(10) + f(med(t)).padStart(11));
 '
