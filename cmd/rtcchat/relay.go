@@ -303,8 +303,8 @@ func runRelay(ctx context.Context, o *relayOptions, out, logw io.Writer) error {
 			network = "udp6"
 		}
 	}
-	if relayIP.Is6() && network == "udp4" && !listenIP.IsValid() {
-		return errors.New("--public-ip is IPv6: also give --listen [::]:3478")
+	if relayIP.Is4() != (network == "udp4") {
+		return fmt.Errorf("the relay address %s and --listen %s are of different IP families: use --listen 0.0.0.0:PORT with an IPv4 --public-ip, or [::]:PORT with an IPv6 one", relayIP, o.listen)
 	}
 
 	var gen turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(), Address: bindHost}

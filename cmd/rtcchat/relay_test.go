@@ -283,6 +283,8 @@ func TestRelayFlagErrors(t *testing.T) {
 		{"--listen", "127.0.0.1:0", "--ports", "5000"},
 		{"--listen", "127.0.0.1:0", "--ports", "6000-5000"},
 		{"--listen", "127.0.0.1:0", "--max-allocations", "0"},
+		{"--listen", "[::]:0", "--public-ip", "203.0.113.7"},
+		{"--listen", "0.0.0.0:0", "--public-ip", "2001:db8::1"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		out, err := execRootCtx(ctx, append([]string{"relay"}, args...)...)
