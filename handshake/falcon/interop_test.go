@@ -239,11 +239,25 @@ func TestInterop(t *testing.T) {
 		genDone <- runNode(ctx, dir, script, "gen", map[string]any{"keys": jsKeys, "messages": messages}, &gen)
 	}()
 
-	// Direction 1: keys generated here sign; they verify.
+	// Direction 1: keys generated here sign; they verify. They also sign
+	// with these keys (below), and we verify.
+	type signItem struct {
+		Lib string   `json:"lib"`
+		SK  hexBytes `json:"sk"`
+		Msg hexBytes `json:"msg"`
+
+		pk *PublicKey
+	}
+	var signItems []signItem
 	for ki := 0; ki < 2; ki++ {
 		sk, err := GenerateKey(nil)
 		if err != nil {
 			t.Fatalf("GenerateKey: %v", err)
+		}
+		for _, lib := range jsLibs {
+			for j := 0; j < 10; j++ {
+				signItems = append(signItems, signItem{Lib: lib, SK: sk.Bytes(), Msg: randomMessage(t, j+1), pk: sk.PublicKey()})
+			}
 		}
 		pk := sk.PublicKey().Bytes()
 		// The generated key passes our own strict decoder unchanged.
@@ -344,14 +358,24 @@ func TestInterop(t *testing.T) {
 	}
 
 	var reply struct {
-		Results []bool `json:"results"`
+		Results []bool     `json:"results"`
+		Sigs    []hexBytes `json:"sigs"`
 	}
-	if err := runNode(ctx, dir, script, "verify", map[string]any{"items": items}, &reply); err != nil {
+	if err := runNode(ctx, dir, script, "verify", map[string]any{"items": items, "sign": signItems}, &reply); err != nil {
 		t.Fatal(err)
 	}
-	if len(reply.Results) != len(items) {
-		t.Fatalf("node verified %d items, sent %d", len(reply.Results), len(items))
+	if len(reply.Results) != len(items) || len(reply.Sigs) != len(signItems) {
+		t.Fatalf("node verified %d items and made %d signatures, sent %d and %d", len(reply.Results), len(reply.Sigs), len(items), len(signItems))
 	}
+	for i, it := range signItems {
+		if !Verify(it.pk, it.Msg, reply.Sigs[i]) {
+			t.Errorf("%s's signature %d with a key generated here is rejected here", it.Lib, i)
+		}
+		if Verify(it.pk, append(bytes.Clone(it.Msg), 1), reply.Sigs[i]) {
+			t.Errorf("%s's signature %d with a key generated here verifies for another message", it.Lib, i)
+		}
+	}
+	t.Logf("liboqs-js and noble made %d signatures with keys generated here; all verified here", len(signItems))
 	accepted := map[string]int{}
 	for i, it := range items {
 		if reply.Results[i] != it.want {

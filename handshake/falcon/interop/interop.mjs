@@ -5,7 +5,9 @@
 //           generate that many key pairs and sign `messages` random messages
 //           (spread over the keys); reply
 //           {libs: {name: {keys: [{pk, sk}], sigs: [{key, msg, sig}]}}}.
-//   verify  request {items: [{lib, pk, msg, sig}]}: reply {results: [bool]}.
+//   verify  request {items: [{lib, pk, msg, sig}], sign: [{lib, sk, msg}]}:
+//           verifies the items and signs with the given (foreign) private
+//           keys; reply {results: [bool], sigs: [hex]}.
 // Byte strings are hex. Libraries: "liboqs" = @oqs/liboqs-js (liboqs compiled
 // to WebAssembly, algorithm "Falcon-1024"), "noble" = @noble/post-quantum
 // falcon1024. Both use the detached variable-length format 0x3A || nonce || s2.
@@ -68,6 +70,11 @@ async function main() {
         const lib = L[it.lib];
         if (!lib) throw new Error(`unknown library ${it.lib}`);
         return lib.verify(unhex(it.sig), unhex(it.msg), unhex(it.pk));
+      }),
+      sigs: (req.sign || []).map((it) => {
+        const lib = L[it.lib];
+        if (!lib) throw new Error(`unknown library ${it.lib}`);
+        return hex(lib.sign(unhex(it.msg), unhex(it.sk)));
       }),
     };
   } else {
