@@ -343,6 +343,9 @@ func (p *peer) probeServers(ctx context.Context) func() []string {
 		network = "udp6"
 	}
 	for i, u := range p.cfg.STUN {
+		if !strings.HasPrefix(u, "stun:") {
+			continue // stuns: (over TLS) is left to pion
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
