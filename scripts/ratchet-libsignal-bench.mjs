@@ -84,6 +84,7 @@ async function oneWay() {
   const [a, b] = await establish();
   // Warm-up, then batches: time encrypts and decrypts separately.
   let encNs = 0n, decNs = 0n, n = 0, bytes = 0;
+  const cpu0 = process.cpuUsage();
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
     const cts = [];
@@ -95,7 +96,9 @@ async function oneWay() {
     encNs += t1 - t0; decNs += t2 - t1; n += cts.length;
     for (const ct of cts) bytes += ct.serialize().length - msg.length;
   }
+  const cpu = process.cpuUsage(cpu0);
   return {
+    oneway_cpu_us_per_msg: (cpu.user + cpu.system) / n,
     oneway_encrypt_per_s: n / (Number(encNs) / 1e9),
     oneway_decrypt_per_s: n / (Number(decNs) / 1e9),
     oneway_per_s: n / (Number(encNs + decNs) / 1e9),
@@ -107,6 +110,7 @@ async function oneWay() {
 async function pingPong() {
   let [x, y] = await establish();
   let n = 0, bytes = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
@@ -119,7 +123,11 @@ async function pingPong() {
     }
   }
   const ns = Number(process.hrtime.bigint() - t0);
-  return { pingpong_per_s: n / (ns / 1e9), pingpong_overhead_bytes: bytes / n };
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    pingpong_per_s: n / (ns / 1e9), pingpong_overhead_bytes: bytes / n,
+    pingpong_cpu_us_per_msg: (cpu.user + cpu.system) / n,
+  };
 }
 
 const out = { libsignal: '0.103.0', node: process.version, ...(await oneWay()), ...(await pingPong()) };
