@@ -75,7 +75,12 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 		gs[0][i] = uint32(int32(g[i])) & mask31
 	}
 	for d := 0; d < logN; d++ {
-		fs[d+1], gs[d+1] = fieldNorm2(fs[d], gs[d], logN-d, fgWords[d], fgWords[d+1], ps)
+		if logN-d <= 2 {
+			fs[d+1] = fieldNormSchool(fs[d], logN-d, fgWords[d], fgWords[d+1])
+			gs[d+1] = fieldNormSchool(gs[d], logN-d, fgWords[d], fgWords[d+1])
+		} else {
+			fs[d+1], gs[d+1] = fieldNorm2(fs[d], gs[d], logN-d, fgWords[d], fgWords[d+1], ps)
+		}
 	}
 	if ntruStatsHook != nil {
 		for d := 0; d <= logN; d++ {
@@ -98,7 +103,7 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 		Wf := fgWords[d]
 		Ll := Lp + Wf + 1
 		var Fl, Gl []uint32
-		if logm <= 3 {
+		if logm <= 4 {
 			Fl, Gl = liftSchool(Fd, Gd, Lp, fs[d], gs[d], Wf, logm, Ll)
 		} else {
 			Fl, Gl = liftFG(Fd, Gd, Lp, fs[d], gs[d], Wf, logm, Ll, ps)

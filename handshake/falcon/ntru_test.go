@@ -357,3 +357,26 @@ func TestCtRecip(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldNormSchoolMatchesRNS: both ways of computing the field norm agree.
+func TestFieldNormSchoolMatchesRNS(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(13, 14))
+	ps := rns()
+	for _, logm := range []int{1, 2, 3, 4} {
+		m := 1 << logm
+		L, Lout := 4, 9
+		f := make([]uint32, m*L)
+		g := make([]uint32, m*L)
+		for i := 0; i < m; i++ {
+			copy(f[i*L:], bigToZint(randBig(r, 31*L-2, true), L))
+			copy(g[i*L:], bigToZint(randBig(r, 31*L-2, true), L))
+		}
+		n1, _ := fieldNorm2(f, g, logm, L, Lout, ps)
+		n2 := fieldNormSchool(f, logm, L, Lout)
+		for i := range n1 {
+			if n1[i] != n2[i] {
+				t.Fatalf("logm=%d: schoolbook and RNS field norms differ at word %d", logm, i)
+			}
+		}
+	}
+}

@@ -492,3 +492,31 @@ func liftSchool(Fp, Gp []uint32, Lp int, f, g []uint32, Wf, logm, Lout int) (F, 
 	}
 	return F, G
 }
+
+// fieldNormSchool computes N(f) = f0² − x·f1² (f = f0(x²) + x·f1(x²), degree
+// 2^logm, L words) into Lout-word coefficients by schoolbook products (for
+// small degrees, where it beats the RNS product).
+func fieldNormSchool(f []uint32, logm, L, Lout int) []uint32 {
+	m := 1 << logm
+	hm := m >> 1
+	out := make([]uint32, hm*Lout)
+	for i := 0; i < hm; i++ {
+		e0, e1 := f[(2*i)*L:(2*i+1)*L], f[(2*i+1)*L:(2*i+2)*L]
+		for j := 0; j < hm; j++ {
+			ej0, ej1 := f[(2*j)*L:(2*j+1)*L], f[(2*j+1)*L:(2*j+2)*L]
+			// f0_i·f0_j at x^(i+j)
+			k, sg := i+j, int64(1)
+			if k >= hm {
+				k, sg = k-hm, -1
+			}
+			zintMulAcc(out[k*Lout:(k+1)*Lout], e0, ej0, sg)
+			// −f1_i·f1_j at x^(i+j+1)
+			k, sg = i+j+1, -1
+			if k >= hm {
+				k, sg = k-hm, 1
+			}
+			zintMulAcc(out[k*Lout:(k+1)*Lout], e1, ej1, sg)
+		}
+	}
+	return out
+}
