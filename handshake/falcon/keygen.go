@@ -68,23 +68,22 @@ func (r *kgRNG) wipe() {
 
 // mkgauss draws one sample of the discrete Gaussian: from a first 64-bit
 // word, bit 63 is the sign and the low 63 bits decide zero (below entry 0);
-// from a second word (low 63 bits) the magnitude is the first k ≥ 1 whose
-// entry is not above it. Constant-time: the whole table is always scanned.
+// from a second word (low 63 bits) y, the magnitude is the first k ≥ 1 whose
+// entry is not above y, that is 1 + #{k ≥ 1 : y < table[k]} (the entries
+// decrease to 0). Constant-time: the whole table is always scanned.
 func mkgauss(r *kgRNG) int32 {
 	x := r.u64()
 	neg := uint32(x >> 63)
 	x &= 1<<63 - 1
-	zero := uint32((x - gaussTable[0]) >> 63) // 1 if x < table[0]
+	nonzero := uint32((x-gaussTable[0])>>63) ^ 1 // 0 if x < table[0]
 	y := r.u64() & (1<<63 - 1)
-	var v uint32
-	done := zero
-	for k := 1; k < len(gaussTable); k++ {
-		ge := uint32((y-gaussTable[k])>>63) ^ 1 // 1 if y ≥ table[k]
-		v |= uint32(k) & -(ge &^ done)
-		done |= ge
+	v := uint64(1)
+	for _, t := range gaussTable[1:] {
+		v += (y - t) >> 63 // y < t
 	}
-	v = (v ^ -neg) + neg
-	return int32(v)
+	m := uint32(v) & -nonzero
+	m = (m ^ -neg) + neg
+	return int32(m)
 }
 
 // samplePoly fills p with Gaussian samples; coefficients outside [−127, 127]
