@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -236,13 +239,66 @@ func TestRTCFlags(t *testing.T) {
 	}
 }
 
+// TestWriteQR reads the terminal rendering back into an image, module by
+// module, and has zbarimg (zbar-tools) scan it: what the terminal shows is a
+// QR code that decodes to the blob.
 func TestWriteQR(t *testing.T) {
+	blob := "rtc1" + strings.Repeat("7Hq", 45)
 	var b bytes.Buffer
-	if err := writeQR(&b, "rtc1"+strings.Repeat("z", 200)); err != nil {
+	if err := writeQR(&b, blob); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) < 15 || !strings.ContainsAny(b.String(), "▀▄█") {
-		t.Fatalf("QR output of %d lines:\n%s", len(lines), b.String())
+	// Each character cell is two modules: top and bottom.
+	var rows [][]bool
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		line = strings.TrimPrefix(line, "\x1b[30;107m")
+		line = strings.TrimSuffix(line, "\x1b[0m")
+		var top, bottom []bool
+		for _, r := range line {
+			top = append(top, r == '█' || r == '▀')
+			bottom = append(bottom, r == '█' || r == '▄')
+		}
+		rows = append(rows, top, bottom)
+	}
+	if len(rows) < 30 || len(rows[0]) < 30 {
+		t.Fatalf("QR of %d x %d modules:\n%s", len(rows[0]), len(rows), b.String())
+	}
+	zbar, err := exec.LookPath("zbarimg")
+	if err != nil {
+		t.Skip("zbarimg not installed (apt-get install zbar-tools): the QR code was drawn but not scanned")
+	}
+	const scale, margin = 6, 4
+	w, h := len(rows[0]), len(rows)
+	img := image.NewGray(image.Rect(0, 0, (w+2*margin)*scale, (h+2*margin)*scale))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	for y, row := range rows {
+		for x, dark := range row {
+			if !dark {
+				continue
+			}
+			for dy := 0; dy < scale; dy++ {
+				for dx := 0; dx < scale; dx++ {
+					img.SetGray((x+margin)*scale+dx, (y+margin)*scale+dy, color.Gray{})
+				}
+			}
+		}
+	}
+	file := filepath.Join(t.TempDir(), "qr.png")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, err := exec.Command(zbar, "--quiet", "--raw", file).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != blob {
+		t.Fatalf("scanned %q, want %q", got, blob)
 	}
 }
