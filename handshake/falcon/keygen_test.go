@@ -184,3 +184,37 @@ func BenchmarkGenerateKey(b *testing.B) {
 		}
 	}
 }
+
+// TestGenerateKeyConcurrent: key generation shares only read-only tables
+// (initialised once), so concurrent calls are safe (run with -race) and give
+// the same keys as sequential ones.
+func TestGenerateKeyConcurrent(t *testing.T) {
+	seeds := [][]byte{make([]byte, 48), make([]byte, 48)}
+	seeds[1][0] = 1
+	want := make([][]byte, len(seeds))
+	for i, s := range seeds {
+		sk, err := keygenFromSeed(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = sk.Bytes()
+	}
+	got := make([][]byte, len(seeds))
+	done := make(chan int)
+	for i := range seeds {
+		go func(i int) {
+			defer func() { done <- i }()
+			if sk, err := GenerateKey(bytes.NewReader(seeds[i])); err == nil {
+				got[i] = sk.Bytes()
+			}
+		}(i)
+	}
+	for range seeds {
+		<-done
+	}
+	for i := range seeds {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("seed %d: concurrent key differs from the sequential one", i)
+		}
+	}
+}
