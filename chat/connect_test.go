@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"strings"
-
-	"github.com/rtcchat/rtcchat/handshake/falcon"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,33 +14,13 @@ import (
 	"github.com/rtcchat/rtcchat/rtc"
 )
 
-var katNext int
-
-// TEMPORARY (until GenerateKey lands): identities from the KAT's Falcon keys.
 func newTestIdentity(t testing.TB) *handshake.Identity {
 	t.Helper()
-	b, err := os.ReadFile("../../shared/vectors/falcon1024-KAT.rsp")
-	if err != nil {
-		t.Skip(err)
-	}
-	var sks [][]byte
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "sk = ") {
-			sk, _ := hex.DecodeString(strings.TrimSpace(l[5:]))
-			sks = append(sks, sk)
-		}
-	}
-	fk, err := falcon.NewPrivateKey(sks[katNext%len(sks)])
-	katNext++
+	id, err := handshake.GenerateIdentity(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := make([]byte, 32)
-	rand.Read(seed)
-	id, err := handshake.NewIdentity(seed, fk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(id.Destroy)
 	return id
 }
 
