@@ -222,6 +222,15 @@ func keygenSkip(seed []byte, skip int) (*PrivateKey, error) {
 		sk.pub.h = h
 		clear(F[:])
 		clear(G[:])
+		// Expand the key for signing now (FFT basis and LDL tree, sign.go):
+		// the first Sign is then as fast as the next ones, and the tree's
+		// leaves are checked. A key that passed the Gram-Schmidt bound always
+		// expands; a failure would just discard the candidate.
+		if _, err := sk.expand(); err != nil {
+			clear(sk.F[:])
+			clear(sk.G[:])
+			continue
+		}
 		return sk, nil
 	}
 	// Unreachable in practice: about one candidate in 20 is kept.
