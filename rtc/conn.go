@@ -244,9 +244,9 @@ func (c *Conn) finish(s State, err error, async bool) {
 		close(c.done)
 		_ = c.rw.Close()
 		if async {
-			go c.p.pc.Close()
+			go c.p.close()
 		} else {
-			_ = c.p.pc.Close()
+			_ = c.p.close()
 		}
 		c.p.emit(s)
 	})

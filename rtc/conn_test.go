@@ -317,6 +317,20 @@ func TestUnansweredSTUN(t *testing.T) {
 	}
 }
 
+// With only TCP allowed, the peers connect over ICE-TCP (RFC 6544).
+func TestLoopbackTCP(t *testing.T) {
+	cfg := LoopbackConfig()
+	cfg.Networks = []string{"tcp4"}
+	off, ans := connectLoopback(t, cfg)
+	if p := off.Path(); !p.Local.TCP || !p.Remote.TCP {
+		t.Fatalf("path %v is not TCP", p)
+	}
+	go off.Send([]byte("over tcp"))
+	if m, err := ans.Recv(); err != nil || string(m) != "over tcp" {
+		t.Fatalf("%q %v", m, err)
+	}
+}
+
 func TestPreferAESGCM(t *testing.T) {
 	cfg := LoopbackConfig()
 	cfg.PreferAESGCM = true

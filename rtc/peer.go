@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/netip"
@@ -91,6 +92,19 @@ type peer struct {
 	mu      sync.Mutex
 	conn    *Conn
 	started time.Time
+	closers []io.Closer // what dies with the peer connection (the ICE-TCP listener)
+}
+
+// close closes the peer connection and what belongs to it.
+func (p *peer) close() error {
+	var err error
+	if p.pc != nil {
+		err = p.pc.Close()
+	}
+	for _, c := range p.closers {
+		_ = c.Close()
+	}
+	return err
 }
 
 func newPeer(cfg Config) (*peer, error) {
@@ -121,6 +135,16 @@ func newPeer(cfg Config) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hasNetwork(cfg.Networks, "tcp4") || hasNetwork(cfg.Networks, "tcp6") {
+		// ICE-TCP (RFC 6544) needs a listener for passive candidates.
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			return nil, fmt.Errorf("rtc: ICE-TCP listener: %w", err)
+		}
+		mux := ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: l, ReadBufferSize: 8, WriteBufferSize: 4 << 20})
+		se.SetICETCPMux(mux)
+		p.closers = append(p.closers, mux)
+	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(*se))
 	var servers []webrtc.ICEServer
 	if len(cfg.STUN) > 0 {
@@ -134,12 +158,13 @@ func newPeer(cfg Config) (*peer, error) {
 		Certificates: []webrtc.Certificate{cert},
 	})
 	if err != nil {
+		_ = p.close()
 		return nil, fmt.Errorf("rtc: %w", err)
 	}
 	yes, id := true, uint16(channelID)
 	p.dc, err = p.pc.CreateDataChannel(channelLabel, &webrtc.DataChannelInit{Negotiated: &yes, ID: &id, Ordered: &yes})
 	if err != nil {
-		_ = p.pc.Close()
+		_ = p.close()
 		return nil, fmt.Errorf("rtc: %w", err)
 	}
 	p.dc.SetBufferedAmountLowThreshold(bufferedLow)
@@ -445,19 +470,19 @@ func (p *peer) wait(ctx context.Context, deadline time.Time, what string) (*Conn
 	case rw := <-p.opened:
 		c, err := newConn(p, rw)
 		if err != nil {
-			_ = p.pc.Close()
+			_ = p.close()
 		}
 		return c, err
 	case <-p.dtlsFailed:
-		_ = p.pc.Close()
+		_ = p.close()
 		p.emit(StateFailed)
 		return nil, fmt.Errorf("rtc: %w: the peer's certificate does not match its blob, or the handshake broke off", ErrDTLS)
 	case <-ctx.Done():
-		_ = p.pc.Close()
+		_ = p.close()
 		return nil, ctx.Err()
 	case <-timer.C:
 	}
-	_ = p.pc.Close()
+	_ = p.close()
 	p.emit(StateFailed)
 	select {
 	case <-p.iceConnected:
@@ -491,7 +516,7 @@ func NewOfferer(ctx context.Context, cfg Config, app []byte) (*Offerer, error) {
 		err = p.finishLocal(app)
 	}
 	if err != nil {
-		_ = p.pc.Close()
+		_ = p.close()
 		return nil, err
 	}
 	return &Offerer{p}, nil
@@ -522,7 +547,7 @@ func (o *Offerer) Close() error {
 	if o.p.connected() {
 		return nil
 	}
-	return o.p.pc.Close()
+	return o.p.close()
 }
 
 func (p *peer) connected() bool {
@@ -562,7 +587,7 @@ func NewAnswerer(ctx context.Context, cfg Config, offer string, app []byte) (*An
 		err = p.finishLocal(app)
 	}
 	if err != nil {
-		_ = p.pc.Close()
+		_ = p.close()
 		return nil, err
 	}
 	return &Answerer{p}, nil
@@ -592,5 +617,5 @@ func (a *Answerer) Close() error {
 	if a.p.connected() {
 		return nil
 	}
-	return a.p.pc.Close()
+	return a.p.close()
 }
