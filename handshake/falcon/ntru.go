@@ -6,16 +6,20 @@ package falcon
 //
 //   - Going down: f_{d+1} = N(f_d) = f0² − x·f1² (field norm to the subfield of
 //     half degree), computed in RNS (NTT modulo several 31-bit primes) and
-//     rebuilt by CRT into fixed-size integers; the same for g. At depth 10 the
-//     "polynomials" are the integers Res(f), Res(g).
+//     rebuilt by CRT into fixed-size integers, or by schoolbook products at
+//     degrees 2 and 4; the same for g. At depth 10 the "polynomials" are the
+//     integers Res(f), Res(g) (positive: products of |f(ζ)|²).
 //   - Depth 10: a constant-time binary extended GCD (chunked: 31 steps on
 //     64-bit approximations, then one matrix update of the full integers)
 //     gives u, v with f·u − g·v = 1, hence F = q·v, G = q·u.
 //   - Going up: F_d = F_{d+1}(x²)·g_d(−x), G_d = G_{d+1}(x²)·f_d(−x) (RNS
-//     products), then Babai size reduction of (F, G) against (f, g): repeated
-//     (F, G) −= 2^s·k·(f, g) with k = round(2^−s·(F·f* + G·g*)/(f·f* + g·g*))
-//     computed in floating point from the top words of each coefficient, on
-//     a public schedule of shifts s that ends with s = 0 (an exact Babai step).
+//     products, schoolbook up to degree 16), then Babai size reduction of
+//     (F, G) against (f, g): repeated (F, G) −= 2^s·k·(f, g) with
+//     k = round(2^−s·(F·f* + G·g*)/(f·f* + g·g*)) computed in floating point
+//     (double-double at degrees 4 and 8) from the top words of each
+//     coefficient, on a public schedule of shifts s that ends with s = 0 (an
+//     exact Babai step, which makes the result canonical: any two solutions
+//     differ by a multiple of (f, g), which that step removes).
 //
 // Every size (words per coefficient, number of primes, number of reduction
 // steps and their shifts) comes from the public tables below, indexed by depth
@@ -29,7 +33,9 @@ import (
 )
 
 // fgWords[d]: 31-bit words per coefficient of f_d and g_d (depth d has degree
-// n>>d). Measured maxima over many keys plus a margin (see ntru_test.go).
+// n>>d). Measured maxima over many keys plus a margin (TestNTRUScheduleMargins
+// in ntru_sched_test.go checks the margins; NTRU_STATS=1 NTRU_ADAPT=1 prints
+// the measurements).
 var fgWords = [11]int{1, 1, 1, 2, 4, 8, 14, 27, 54, 106, 211}
 
 // fgBits[d]: bound on the bit length of |f_d|, |g_d| coefficients used for the
@@ -58,7 +64,7 @@ const winWords = 20
 // of the public schedule, to measure the schedule's constants.
 var ntruAdaptive bool
 
-// FGWords[d]: words per coefficient of the reduced F_d, G_d.
+// fgRedWords(d): words per coefficient of the reduced F_d, G_d.
 func fgRedWords(d int) int { return (fgRedBits(d) + 1 + 30) / 31 }
 
 // ntruStatsHook, when set by a test, receives measurements (depth, name, value).
