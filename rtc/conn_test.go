@@ -248,6 +248,33 @@ func TestConnectFailures(t *testing.T) {
 		}
 		t.Log(err)
 	})
+	t.Run("both DTLS clients", func(t *testing.T) {
+		// The answer claims the server role while its sender acts as the
+		// client: ICE connects, DTLS cannot.
+		cfg := LoopbackConfig()
+		cfg.ConnectTimeout = 3 * time.Second
+		o, err := NewOfferer(ctx, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewAnswerer(ctx, cfg, o.Blob(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		go a.Wait(ctx)
+		b := *a.Local()
+		if b.Role != RoleActive {
+			t.Fatalf("answer role %v", b.Role)
+		}
+		b.Role = RolePassive
+		text, _ := b.Encode()
+		_, err = o.Accept(ctx, text)
+		if !errors.Is(err, ErrDTLS) {
+			t.Fatalf("got %v", err)
+		}
+		t.Log(err)
+	})
 	t.Run("answerer gives up", func(t *testing.T) {
 		cfg := LoopbackConfig()
 		cfg.AnswerWait = 1500 * time.Millisecond

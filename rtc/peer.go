@@ -29,7 +29,7 @@ import (
 var (
 	// ErrNoPair: the peers' candidates never reached each other.
 	ErrNoPair = errors.New("no candidate pair succeeded")
-	// ErrTimeout: the connection did not complete in time after ICE connected.
+	// ErrTimeout: DTLS was up but the data channel did not open in time.
 	ErrTimeout = errors.New("timed out")
 	// ErrDTLS: the DTLS handshake failed (or the peer's certificate does not
 	// match the fingerprint in its blob).
@@ -87,7 +87,8 @@ type peer struct {
 	opened       chan datachannel.ReadWriteCloser
 	iceConnected chan struct{}
 	dtlsFailed   chan struct{}
-	once         struct{ ice, dtls, opened sync.Once }
+	dtlsUp       chan struct{}
+	once         struct{ ice, dtls, dtlsUp, opened sync.Once }
 
 	mu      sync.Mutex
 	conn    *Conn
@@ -117,6 +118,7 @@ func newPeer(cfg Config) (*peer, error) {
 		opened:       make(chan datachannel.ReadWriteCloser, 1),
 		iceConnected: make(chan struct{}),
 		dtlsFailed:   make(chan struct{}),
+		dtlsUp:       make(chan struct{}),
 	}
 	var key [ICEKeySize]byte
 	if _, err := rand.Read(key[:]); err != nil {
@@ -190,8 +192,11 @@ func newPeer(cfg Config) (*peer, error) {
 		}
 	})
 	p.pc.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
-		if s == webrtc.DTLSTransportStateFailed {
+		switch s {
+		case webrtc.DTLSTransportStateFailed:
 			p.once.dtls.Do(func() { close(p.dtlsFailed) })
+		case webrtc.DTLSTransportStateConnected:
+			p.once.dtlsUp.Do(func() { close(p.dtlsUp) })
 		}
 	})
 	return p, nil
@@ -484,6 +489,11 @@ func (p *peer) wait(ctx context.Context, deadline time.Time, what string) (*Conn
 	}
 	_ = p.close()
 	p.emit(StateFailed)
+	select {
+	case <-p.dtlsUp:
+		return nil, fmt.Errorf("rtc: %w: DTLS is up but the data channel did not open within %v", ErrTimeout, what)
+	default:
+	}
 	select {
 	case <-p.iceConnected:
 		return nil, fmt.Errorf("rtc: %w: ICE connected but the DTLS handshake did not complete within %v", ErrDTLS, what)
