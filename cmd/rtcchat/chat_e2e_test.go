@@ -275,7 +275,7 @@ func TestChatKillAndResume(t *testing.T) {
 	b.expect(t, "message", func(ev map[string]any) bool { return ev["text"] == "before the crash" })
 	a.expect(t, "delivered", nil)
 
-	src := makeFile(t, t.TempDir(), 64<<20)
+	src := makeFile(t, t.TempDir(), 16<<20)
 	a.say(t, "/send "+src)
 	b.expect(t, "file_progress", nil)
 	if err := b.cmd.Process.Kill(); err != nil {

@@ -42,53 +42,10 @@ func addChatFlags(cmd *cobra.Command) *chatFlags {
 	return f
 }
 
-// homeFromFlags returns the data directory: --home, RTCCHAT_HOME, or the
-// OS default.
-func homeFromFlags(cmd *cobra.Command) string {
-	if f := cmd.Flags().Lookup("home"); f != nil && f.Value.String() != "" {
-		return f.Value.String()
-	}
-	return os.Getenv(vault.HomeEnv)
-}
-
-// passphraseFunc reads the passphrase from RTCCHAT_PASSPHRASE, or from the
-// terminal without echo.
-func passphraseFunc(notes io.Writer) vault.Passphrase {
-	return func(prompt string, confirm bool) ([]byte, error) {
-		if p, ok := os.LookupEnv(vault.PassphraseEnv); ok {
-			return []byte(p), nil
-		}
-		fd := int(os.Stdin.Fd())
-		if !term.IsTerminal(fd) {
-			return nil, fmt.Errorf("a passphrase is needed: set %s or run in a terminal", vault.PassphraseEnv)
-		}
-		fmt.Fprintf(notes, "%s: ", prompt)
-		p, err := term.ReadPassword(fd)
-		fmt.Fprintln(notes)
-		if err != nil || !confirm {
-			return p, err
-		}
-		fmt.Fprint(notes, "Repeat it: ")
-		p2, err := term.ReadPassword(fd)
-		fmt.Fprintln(notes)
-		if err != nil {
-			return nil, err
-		}
-		if string(p) != string(p2) {
-			return nil, errors.New("the passphrases differ")
-		}
-		return p, nil
-	}
-}
-
 // openIdentity opens the data directory and starts the isolated key process
 // (creating the identity on first run). The caller stops both.
 func openIdentity(cmd *cobra.Command, notes io.Writer) (*vault.Vault, *vault.KeyProcess, error) {
-	kr := vault.SystemKeyring()
-	if vault.ProbeKeyring(kr) != nil {
-		kr = nil
-	}
-	v, err := vault.Open(homeFromFlags(cmd), vault.Options{Keyring: kr})
+	v, err := openVault(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,7 +57,9 @@ func openIdentity(cmd *cobra.Command, notes io.Writer) (*vault.Vault, *vault.Key
 	if !has {
 		fmt.Fprintln(notes, "First run: creating your identity (Ed25519 + FALCON-1024)...")
 	}
-	kp, err := v.StartKeyProcess(vault.KeyProcessOptions{Create: true, Passphrase: passphraseFunc(notes), Stderr: notes})
+	kp, err := v.StartKeyProcess(vault.KeyProcessOptions{
+		Create: true, Passphrase: askPassphrase(vault.PassphraseEnv, os.Stdin, notes), Stderr: notes, Attempts: 3,
+	})
 	if err != nil {
 		v.Close()
 		return nil, nil, err
@@ -123,8 +82,10 @@ func (c *vaultContacts) Admit(peer *handshake.PublicIdentity) (string, bool, boo
 	fp := vault.FingerprintOf(peer)
 	status, err := c.v.CheckPeer(c.name, fp)
 	if err != nil {
+		// The vault has logged the refusal (identity changed, name mismatch).
 		return "", false, false, err
 	}
+	c.v.Log().Record(vault.Event{Kind: vault.EventHandshake, Peer: fp.Hex(), Result: "ok", Detail: "authenticated; contact status " + status.String()})
 	switch status {
 	case vault.PeerKnown, vault.PeerVerified:
 		ct, ok, err := c.v.Lookup(fp)
@@ -183,6 +144,7 @@ func readBlobFrom(in *bufio.Reader) (string, error) {
 }
 
 type chatRun struct {
+	v     *vault.Vault // set by config
 	cmd   *cobra.Command
 	rf    *rtcFlags
 	cf    *chatFlags
@@ -213,6 +175,7 @@ func (r *chatRun) config() (chat.Config, func(), *vault.KeyProcess, error) {
 	if err != nil {
 		return chat.Config{}, nil, nil, err
 	}
+	r.v = v
 	contacts := &vaultContacts{v: v, name: r.cf.name}
 	if r.cf.name != "" {
 		if err := vault.ValidateName(r.cf.name); err != nil {
@@ -289,6 +252,7 @@ func (r *chatRun) offer(answerFile string) error {
 		}
 		fmt.Fprintln(r.notes, "Connecting...")
 		conv, err = o.Connect(ctx, answer)
+		r.logFailure(err)
 		var be *rtc.BlobError
 		if answerFile == "" && (errors.As(err, &be) || errors.Is(err, rtc.ErrWrongBlob)) {
 			fmt.Fprintln(r.notes, "That answer cannot be used:", err)
@@ -336,9 +300,18 @@ func (r *chatRun) answer(offer string) error {
 	r.showBlob("answer", a.Blob())
 	conv, err := a.Connect(ctx)
 	if err != nil {
+		r.logFailure(err)
 		return err
 	}
 	return r.converse(conv, kp)
+}
+
+// logFailure records a connection that failed after the blobs were swapped
+// in the security log (no secrets: the error says which check failed).
+func (r *chatRun) logFailure(err error) {
+	if err != nil && r.v != nil {
+		r.v.Log().Record(vault.Event{Kind: vault.EventHandshake, Result: "failed", Detail: err.Error()})
+	}
 }
 
 // showBlob prints our blob: text and QR for people, a JSON event with --json.

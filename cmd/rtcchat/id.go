@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/rtcchat/rtcchat/vault"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
-	"rsc.io/qr"
 )
 
 func init() { extraCommands = append(extraCommands, newIDCmd) }
@@ -69,8 +66,8 @@ RTCCHAT_PASSPHRASE). Set RTCCHAT_NO_KEYRING=1 to use a passphrase anyway.`,
 					info.Argon2.Time, info.Argon2.MemoryKiB>>10, info.Argon2.Threads)
 			}
 			fmt.Fprintf(out, "Data directory: %s\n", v.Home())
-			if forceQR || (!noQR && writerIsTerminal(out)) {
-				if err := fingerprintQR(out, idQRPrefix+info.Fingerprint.Hex()); err != nil {
+			if forceQR || (!noQR && isTerminal(out)) {
+				if err := writeQR(out, idQRPrefix+info.Fingerprint.Hex()); err != nil {
 					fmt.Fprintf(out, "(no QR code: %v)\n", err)
 				}
 			}
@@ -194,41 +191,4 @@ existing identity is replaced only with --replace.`,
 	}
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace the identity already in the data directory")
 	return cmd
-}
-
-// writerIsTerminal reports whether w is a terminal.
-func writerIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// fingerprintQR draws text as a QR code (rsc.io/qr, error correction M) with
-// half-block characters, dark on light, with a quiet zone.
-func fingerprintQR(w io.Writer, text string) error {
-	code, err := qr.Encode(text, qr.M)
-	if err != nil {
-		return err
-	}
-	const quiet = 2
-	n := code.Size
-	dark := func(x, y int) bool { return x >= 0 && y >= 0 && x < n && y < n && code.Black(x, y) }
-	var b strings.Builder
-	for y := -quiet; y < n+quiet; y += 2 {
-		b.WriteString("\x1b[30;107m")
-		for x := -quiet; x < n+quiet; x++ {
-			switch top, bottom := dark(x, y), dark(x, y+1); {
-			case top && bottom:
-				b.WriteString("█")
-			case top:
-				b.WriteString("▀")
-			case bottom:
-				b.WriteString("▄")
-			default:
-				b.WriteByte(' ')
-			}
-		}
-		b.WriteString("\x1b[0m\n")
-	}
-	_, err = io.WriteString(w, b.String())
-	return err
 }
