@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,6 +269,14 @@ func BenchmarkThroughput(b *testing.B) {
 					ours += runOurs()
 				}
 			}
+			if d, ok := udpDrops(ans.Path().Local.Addr.Port()); ok {
+				b.ReportMetric(float64(d), "drops_rtc")
+			}
+			if pair, err := pb.SCTP().Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+				if d, ok := udpDrops(pair.Local.Port); ok {
+					b.ReportMetric(float64(d), "drops_pion")
+				}
+			}
 			n := float64(tc.count * b.N * rounds)
 			mb := n * float64(tc.size) / 1e6
 			b.ReportMetric(n/ours.Seconds(), "msgs/s_rtc")
@@ -274,4 +286,24 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(raw.Seconds()/ours.Seconds(), "ratio")
 		})
 	}
+}
+
+// udpDrops returns the datagrams the kernel dropped on the UDP socket bound
+// to port, because its receive buffer was full (the last column of
+// /proc/net/udp on Linux).
+func udpDrops(port uint16) (int, bool) {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0, false
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 || !strings.HasSuffix(f[1], want) {
+			continue
+		}
+		d, err := strconv.Atoi(f[len(f)-1])
+		return d, err == nil
+	}
+	return 0, false
 }
