@@ -344,6 +344,17 @@ func TestUnansweredSTUN(t *testing.T) {
 	}
 }
 
+func TestPortRange(t *testing.T) {
+	cfg := LoopbackConfig()
+	cfg.PortMin, cfg.PortMax = 41000, 41100
+	off, ans := connectLoopback(t, cfg)
+	for _, c := range []*Conn{off, ans} {
+		if p := c.Path().Local.Addr.Port(); p < 41000 || p > 41100 {
+			t.Fatalf("local port %d outside 41000-41100", p)
+		}
+	}
+}
+
 // With only TCP allowed, the peers connect over ICE-TCP (RFC 6544).
 func TestLoopbackTCP(t *testing.T) {
 	cfg := LoopbackConfig()
