@@ -431,7 +431,8 @@ func (m *tuiModel) View() string {
 		verified = "⚠ unverified (/verify)"
 		bar = styleWarnBar
 	}
-	status := fmt.Sprintf("rtcchat · %s · %s · %s · %s · code %s", orUnnamed(in.PeerName), verified, in.Level, in.Path, in.SessionCode)
+	path, _, _ := strings.Cut(in.Path, " ") // "direct" or "relay"; the details are in the scrollback
+	status := fmt.Sprintf("rtcchat · %s · %s · %s · %s · code %s", orUnnamed(in.PeerName), verified, in.Level, path, in.SessionCode)
 	if len(status) > m.width && m.width > 3 {
 		status = status[:m.width-3] + "…"
 	}
