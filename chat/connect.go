@@ -236,7 +236,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		SessionCode:     res.SessionCode(),
 		Level:           res.Level.String(),
 		Path:            conn.Path().String(),
-		DTLS:            fmt.Sprintf("DTLS 1.2, local %s, peer %s", shortHex(lfp[:]), shortHex(rfp[:])),
+		DTLS:            fmt.Sprintf("DTLS 1.2, %s, local %s, peer %s", conn.DTLSCipherSuite(), shortHex(lfp[:]), shortHex(rfp[:])),
 		TLS:             tlsDesc,
 
 		LocalDTLSFingerprint: lfp,
