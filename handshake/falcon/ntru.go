@@ -47,7 +47,7 @@ var fgBits = [11]int{5, 13, 28, 55, 110, 218, 430, 835, 1655, 3265, 6520}
 // shift s. fgRedBits[d] bounds the bit length of the reduced F_d, G_d.
 var (
 	kInit  = [11]int{20, 34, 62, 116, 225, 440, 850, 1670, 3290, 6500, 30}
-	kSlack = [11]int{5, 5, 5, 8, 14, 26, 26, 4, 4, 4, 5}
+	kSlack = [11]int{5, 5, 5, 12, 24, 36, 20, 20, 20, 4, 5}
 )
 
 func fgRedBits(d int) int { return fgBits[d] + (logN - d) + 2 }
@@ -96,6 +96,9 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 	okm := uint32(1)
 	Fd, Gd, r := solveDeg1(fs[logN], gs[logN], fgWords[logN])
 	okm &= r
+	if ntruStatsHook != nil {
+		ntruStatsHook(logN, "ok", float64(okm))
+	}
 	LF := fgWords[logN] + 1
 	// Reduce at depth 10 as well (degree 1).
 	okm &= babai(Fd, Gd, LF, fs[logN], gs[logN], fgWords[logN], 0, logN, 31*LF-1)
@@ -122,6 +125,9 @@ func ntruSolve(f, g *[n]int16) (F, G [n]int16, ok bool) {
 		wipeU32(Fd, Gd)
 		Fd, Gd, r = truncWords(Fl, Gl, 1<<logm, Ll, fgRedWords(d))
 		okm &= r
+		if ntruStatsHook != nil {
+			ntruStatsHook(d, "ok", float64(okm))
+		}
 		wipeU32(Fl, Gl, fs[d+1], gs[d+1])
 		fs[d+1], gs[d+1] = nil, nil
 	}
@@ -380,7 +386,7 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 	}
 	useRNS := m > 16
 	var ddb *ddBabai
-	if logm == 2 || logm == 3 {
+	if logm >= 2 && logm <= 4 {
 		ddb = newDDBabai(f, g, Wf, Aw, logm)
 	}
 	kb := (kBits + logm + 1 + 30) / 31
