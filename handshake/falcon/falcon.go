@@ -108,7 +108,7 @@
 // degree 1 (31 steps at a time on 64-bit approximations); at every depth a
 // Babai reduction of (F, G) against (f, g) in steps (F, G) −= 2^s·k·(f, g),
 // k from floating-point approximations (float64, or double-double at degrees
-// 4 and 8 where float64 loses up to 40 bits), ending with an exact step
+// 4 to 16 where float64 loses 40 bits and more), ending with an exact step
 // (s = 0), which makes F canonical. Timing: every size (words, primes,
 // number of reduction steps and their shifts) comes from public tables
 // indexed by depth; they were measured over many keys with margins that

@@ -2,8 +2,9 @@ package falcon
 
 // Double-double (≈106-bit) floating point for the Babai reduction of
 // NTRUSolve at depths where f_d's values at the roots of x^m+1 differ by many
-// orders of magnitude (m = 4 and 8): there plain float64 loses up to ~40 of
-// its 53 bits, so each reduction step would gain few bits. Only public sizes
+// orders of magnitude (m = 4, 8, 16): there plain float64 loses 40 bits of its
+// 53 and, for some keys, all of them, so reduction steps would gain few bits
+// or none. Only public sizes
 // drive the control flow; every operation is a fixed sequence of float
 // additions, subtractions and multiplications (no division, no FMA).
 
