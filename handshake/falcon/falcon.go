@@ -112,7 +112,7 @@
 // degree 1 (31 steps at a time on 64-bit approximations); at every depth a
 // Babai reduction of (F, G) against (f, g) in steps (F, G) −= 2^s·k·(f, g),
 // k from floating-point approximations (float64, or double-double at degrees
-// 4 to 16 where float64 loses 40 bits and more), ending with an exact step
+// 4 to 32 where float64 loses 20 to 50 bits), ending with an exact step
 // (s = 0), which makes F canonical. Timing: every size (words, primes,
 // number of reduction steps and their shifts) comes from public tables
 // indexed by depth; they were measured over many keys with margins that
@@ -131,9 +131,9 @@
 // and the last coefficient of f and of g is redrawn until the sum is odd,
 // a variable number of draws (geometric, with a success probability that
 // does not measurably depend on the other coefficients). About 17
-// candidates are drawn per key. A key generation costs about 30 ms of CPU
-// here, against about 70-80 ms for liboqs-js measured the same way in the
-// same run (BenchmarkGenerateKeyCPU; scripts/falcon-compare.sh for wall time).
+// candidates are drawn per key. A key generation costs about 23 ms of CPU
+// here, against about 65-80 ms for liboqs-js measured the same way in the
+// same session (BenchmarkGenerateKeyCPU; scripts/falcon-compare.sh for wall time).
 //
 // Package layout (each part has its own files):
 //   - falcon.go: the public API and key types.

@@ -2,7 +2,7 @@ package falcon
 
 // Double-double (≈106-bit) floating point for the Babai reduction of
 // NTRUSolve at depths where f_d's values at the roots of x^m+1 differ by many
-// orders of magnitude (m = 4, 8, 16): there plain float64 loses 40 bits of its
+// orders of magnitude (m = 4 to 32): there plain float64 loses 20-40 bits of its
 // 53 and, for some keys, all of them, so reduction steps would gain few bits
 // or none. Only public sizes
 // drive the control flow; every operation is a fixed sequence of float
@@ -92,17 +92,17 @@ func cddAdd(a, b cdd) cdd { return cdd{ddAdd(a.re, b.re), ddAdd(a.im, b.im)} }
 
 var (
 	ddTwOnce sync.Once
-	ddTw     [32]cdd // exp(iπk/16) to about 106 bits
+	ddTw     [64]cdd // exp(iπk/32) to about 106 bits
 )
 
-func ddTwiddles() *[32]cdd {
+func ddTwiddles() *[64]cdd {
 	ddTwOnce.Do(func() {
 		const prec = 256
 		half := new(big.Float).SetPrec(prec).SetFloat64(0.5)
 		one := new(big.Float).SetPrec(prec).SetInt64(1)
-		// cos(π/16) by half angles from cos(π/2) = 0.
+		// cos(π/32) by half angles from cos(π/2) = 0.
 		c := new(big.Float).SetPrec(prec)
-		for i := 0; i < 3; i++ { // π/4, π/8, π/16
+		for i := 0; i < 4; i++ { // π/4, π/8, π/16, π/32
 			c.Add(one, c)
 			c.Mul(c, half)
 			c.Sqrt(c)
@@ -118,7 +118,7 @@ func ddTwiddles() *[32]cdd {
 			l, _ := r.Float64()
 			return dd{h, l}
 		}
-		for k := 0; k < 32; k++ {
+		for k := 0; k < 64; k++ {
 			ddTw[k] = cdd{toDD(re), toDD(im)}
 			// (re + i·im)·(c + i·s)
 			t1 := new(big.Float).SetPrec(prec).Mul(re, c)
@@ -143,12 +143,12 @@ func zwindowDD(c []uint32, A int) dd {
 	return v
 }
 
-// ddEval evaluates the real polynomial a (degree m ≤ 16) at ω_j =
+// ddEval evaluates the real polynomial a (degree m ≤ 32) at ω_j =
 // exp(iπ(2j+1)/m), j < m/2.
 func ddEval(out []cdd, a []dd, logm int) {
 	m := 1 << logm
 	tw := ddTwiddles()
-	st := 16 >> logm
+	st := 32 >> logm
 	for j := 0; j < m/2; j++ {
 		var acc cdd
 		for t := 0; t < m; t++ {
@@ -164,7 +164,7 @@ func ddEval(out []cdd, a []dd, logm int) {
 func ddInterp(a []dd, A []cdd, logm int) {
 	m := 1 << logm
 	tw := ddTwiddles()
-	st := 16 >> logm
+	st := 32 >> logm
 	sc := 2 / float64(m)
 	for t := 0; t < m; t++ {
 		var acc dd

@@ -47,7 +47,7 @@ var fgBits = [11]int{5, 13, 28, 55, 110, 218, 430, 835, 1655, 3265, 6520}
 // shift s. fgRedBits[d] bounds the bit length of the reduced F_d, G_d.
 var (
 	kInit  = [11]int{20, 34, 62, 116, 225, 440, 850, 1670, 3290, 6500, 30}
-	kSlack = [11]int{5, 5, 5, 12, 24, 36, 20, 20, 20, 4, 5}
+	kSlack = [11]int{5, 5, 5, 12, 24, 20, 20, 20, 20, 4, 5}
 )
 
 func fgRedBits(d int) int { return fgBits[d] + (logN - d) + 2 }
@@ -386,7 +386,7 @@ func babai(F, G []uint32, L int, f, g []uint32, Wf, logm, d, B int) uint32 {
 	}
 	useRNS := m > 16
 	var ddb *ddBabai
-	if logm >= 2 && logm <= 4 {
+	if logm >= 2 && logm <= 5 {
 		ddb = newDDBabai(f, g, Wf, Aw, logm)
 	}
 	kb := (kBits + logm + 1 + 30) / 31
