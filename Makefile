@@ -27,7 +27,7 @@ cross:
 # of every fuzz target.
 test: vet cross
 	$(GO) test -race -timeout 20m ./...
-	FUZZTIME=2s scripts/fuzz.sh
+	FUZZTIME=2s FUZZPARALLEL=2 scripts/fuzz.sh
 
 test-short:
 	$(GO) test -short ./...

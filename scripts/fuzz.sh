@@ -2,19 +2,49 @@
 # Runs every fuzz target in the module for $FUZZTIME each (default 30s).
 # Crashers are written by go test into the package's testdata/fuzz and then
 # replayed as regression cases by every plain `go test`.
+#
+# `go test -fuzz` accepts one target per invocation and links a new
+# instrumented test binary each time; instead this script builds one
+# instrumented binary per package (`go test -c -fuzz`, which instruments the
+# whole package and serves all of its targets) and runs it once per target
+# from the package directory, as go test would (the corpus and new crashers
+# live in the package's testdata/fuzz, the generated corpus in GOCACHE).
+# FUZZPARALLEL (default 1) runs that many targets at once; FUZZWORKERS is the
+# number of fuzzing workers per target (default: 1 when targets run in
+# parallel, else the number of CPUs). The total time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-30s}
-status=0
+FUZZPARALLEL=${FUZZPARALLEL:-1}
+if [ "$FUZZPARALLEL" -gt 1 ]; then FUZZWORKERS=${FUZZWORKERS:-1}; else FUZZWORKERS=${FUZZWORKERS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}; fi
+start=$SECONDS
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cache=$(go env GOCACHE)/fuzz
+jobs=()
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   targets=$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)\(f \*testing\.F\)' "$dir"/*_test.go 2>/dev/null | sed -E 's/^func (Fuzz[A-Za-z0-9_]+).*/\1/' | sort -u || true)
-  for t in $targets; do
-    echo "fuzz $pkg $t ($FUZZTIME)"
-    if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/fuzz-$$.log 2>&1; then
-      cat /tmp/fuzz-$$.log; status=1
-    fi
-  done
+  [ -n "$targets" ] || continue
+  bin="$work/$(echo "$pkg" | tr / _).test"
+  first=$(echo "$targets" | head -n1)
+  if ! go test -c -fuzz "^${first}\$" -o "$bin" "$pkg" >"$work/build.log" 2>&1; then
+    echo "fuzz: building $pkg failed"; cat "$work/build.log"; exit 1
+  fi
+  for t in $targets; do jobs+=("$pkg $dir $bin $t"); done
 done
-rm -f /tmp/fuzz-$$.log
+run_one() {
+  local pkg=$1 dir=$2 bin=$3 t=$4 log
+  log=$(mktemp)
+  if (cd "$dir" && "$bin" -test.run='^$' -test.fuzz="^${t}\$" -test.fuzztime="$FUZZTIME" \
+        -test.parallel="$FUZZWORKERS" -test.fuzzcachedir="$cache/$pkg") >"$log" 2>&1; then
+    echo "fuzz $pkg $t ($FUZZTIME): ok"; rm -f "$log"
+  else
+    echo "fuzz $pkg $t ($FUZZTIME): FAILED"; cat "$log"; rm -f "$log"; return 1
+  fi
+}
+export -f run_one; export FUZZTIME FUZZWORKERS cache
+status=0
+[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -P "$FUZZPARALLEL" -L 1 bash -c 'run_one $0 $1 $2 $3' || status=1
+echo "fuzz: ${#jobs[@]} targets, $FUZZTIME each, $((SECONDS - start)) s in total"
 exit $status
