@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rtcchat/rtcchat/handshake"
 	"github.com/rtcchat/rtcchat/ratchet"
@@ -44,7 +45,17 @@ type Config struct {
 	PinnedPeer *handshake.PublicIdentity
 	// Contacts admits the peer after the handshake; nil admits anyone (tests).
 	Contacts Contacts
+	// OnReject, if set, hears about input from the peer that was refused
+	// (messages failing authentication, malformed frames): for a security
+	// log. It never receives secrets or message content.
+	OnReject func(what string, err error)
+	// SetupTimeout bounds inner TLS plus handshake (DefaultSetupTimeout if zero).
+	SetupTimeout time.Duration
 }
+
+// DefaultSetupTimeout bounds everything between the open data channel and a
+// running session: a silent or stalling peer cannot hold us longer.
+const DefaultSetupTimeout = 60 * time.Second
 
 // Errors of the connection flow.
 var (
@@ -177,6 +188,12 @@ func checkPeerInfo(cfg Config, app []byte) error {
 // fingerprints and the TLS exporter, admission of the peer, the ratchet, and
 // finally the session.
 func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversation, err error) {
+	timeout := cfg.SetupTimeout
+	if timeout <= 0 {
+		timeout = DefaultSetupTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	pump := newConnPump(conn)
 	var mc MessageConn = pump
 	defer func() {
@@ -275,6 +292,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		rs.Close()
 		return nil, err
 	}
+	s.onReject = cfg.OnReject
 	s.Start()
 	return &Conversation{Session: s, info: info, verifyFn: verify}, nil
 }

@@ -23,9 +23,10 @@ import (
 // to the final name only after the SHA-256 of the whole file matched the
 // offer; an interrupted transfer leaves no file under the final name.
 const (
-	fileWindow   = 4 << 20   // bytes in flight, sender side
-	fileAckEvery = 256 << 10 // receiver acknowledges at least this often
-	progressGap  = 100 * time.Millisecond
+	freeSpaceMargin = 64 << 20  // left free on the receiving disk
+	fileWindow      = 4 << 20   // bytes in flight, sender side
+	fileAckEvery    = 256 << 10 // receiver acknowledges at least this often
+	progressGap     = 100 * time.Millisecond
 )
 
 // FileStatus describes one transfer for a UI.
@@ -188,6 +189,13 @@ func (s *Session) AcceptFile(id uint64, dir string) error {
 	if t.tmp != nil {
 		t.mu.Unlock()
 		return fmt.Errorf("chat: file %x already accepted", id)
+	}
+	// The offered size is the peer's claim: refuse what cannot fit, so a
+	// hostile peer cannot fill the disk (chunks beyond the size are refused
+	// as they arrive).
+	if free, ok := freeSpace(dir); ok && t.size+freeSpaceMargin > free {
+		t.mu.Unlock()
+		return fmt.Errorf("chat: not enough free space in %s for %s (%d bytes offered, %d free)", dir, t.name, t.size, free)
 	}
 	tmp, err := os.CreateTemp(dir, ".rtcchat-*.part")
 	if err != nil {
@@ -377,18 +385,29 @@ func placeFile(tmp, dir, name string) (string, error) {
 	return "", fmt.Errorf("no free name for %s in %s", name, dir)
 }
 
-// sanitizeFileName keeps an offered name from escaping the download folder
-// or hiding itself: no separators, no "..", no control characters.
+// sanitizeFileName keeps an offered name from escaping the download folder,
+// hiding itself or disguising its type: no separators or characters Windows
+// forbids, no control or format characters (such as the right-to-left
+// override that shows "invoice\u202Efdp.exe" as "invoiceexe.pdf"), no
+// leading dots, no trailing dots or spaces, no reserved device names.
 func sanitizeFileName(name string) string {
 	name = strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 || unicode.IsControl(r) {
+		switch {
+		case strings.ContainsRune(`/\:*?"<>|`, r), r == 0, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
 			return '_'
 		}
 		return r
 	}, name)
 	name = strings.TrimLeft(name, ". ")
+	name = strings.TrimRight(name, ". ")
 	if name == "" {
 		name = "file"
+	}
+	base := strings.ToUpper(strings.SplitN(name, ".", 2)[0])
+	switch base {
+	case "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
+		"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9":
+		name = "_" + name
 	}
 	return name
 }

@@ -83,7 +83,9 @@ type Session struct {
 	// typing never waits behind a transfer.
 	ctrlQ chan []byte
 	bulkQ chan []byte
-	cmu   sync.Mutex // guards cipher
+
+	onReject func(what string, err error) // optional security-log hook
+	cmu      sync.Mutex                   // guards cipher
 
 	mu       sync.Mutex
 	pending  map[uint64]PendingMessage
@@ -93,8 +95,17 @@ type Session struct {
 	inFiles  map[uint64]*inTransfer
 	closeErr error
 	closing  bool // a bye was sent or received: the end is expected
-	startOne sync.Once
-	stopOne  sync.Once
+
+	// Group commit: changes to pending and seen mark these flags and kick
+	// the persister, which saves the store (one fsync per batch, however many
+	// messages arrived meanwhile). Sending never waits for the disk.
+	dirtyPending bool
+	dirtySeen    bool
+	pendingBytes int
+	flushMu      sync.Mutex
+	kick         chan struct{}
+	startOne     sync.Once
+	stopOne      sync.Once
 }
 
 // maxSeen bounds the duplicate-suppression memory of a conversation.
@@ -107,6 +118,7 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 		events:   make(chan Event, 256),
 		done:     make(chan struct{}),
 		ctrlQ:    make(chan []byte, 4096),
+		kick:     make(chan struct{}, 1),
 		bulkQ:    make(chan []byte, 8),
 		pending:  map[uint64]PendingMessage{},
 		seenSet:  map[uint64]bool{},
@@ -123,6 +135,7 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 			}
 			for _, m := range msgs {
 				s.pending[m.ID] = m
+				s.pendingBytes += len(m.Text)
 			}
 		}
 		if b, err := store.Load(storeSeen); err != nil {
@@ -144,13 +157,19 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 // and starts receiving.
 func (s *Session) Start() {
 	s.startOne.Do(func() {
-		for _, m := range s.Pending() {
-			if s.sendFrame(&Frame{Type: FrameText, ID: m.ID, SentAt: m.SentAt.UnixMilli(), Text: m.Text}) != nil {
-				break
-			}
-		}
 		go s.writeLoop()
+		go s.persistLoop()
 		go s.recvLoop()
+		// Resend in the background: a backlog larger than the send queue
+		// must not hold up the caller (whose UI drains our events).
+		pending := s.Pending()
+		go func() {
+			for _, m := range pending {
+				if s.sendFrame(&Frame{Type: FrameText, ID: m.ID, SentAt: m.SentAt.UnixMilli(), Text: m.Text}) != nil {
+					return
+				}
+			}
+		}()
 	})
 }
 
@@ -192,9 +211,21 @@ func (s *Session) pendingLocked() []PendingMessage {
 // is kept in the store and goes out on the next connection with this contact.
 var ErrQueued = errors.New("chat: not connected; the message is kept and will be sent on the next connection")
 
-// SendText sends a message and returns its id. The message is stored before
-// anything else happens and stays pending until the peer acknowledges it
-// (EventDelivered). SendText does not wait for the network.
+// Bounds on what waits for acknowledgement: beyond them SendText refuses
+// with ErrTooManyPending instead of growing the store without limit.
+const (
+	maxPending      = 10_000
+	maxPendingBytes = 8 << 20
+)
+
+// ErrTooManyPending: too much is waiting for the peer's acknowledgement.
+var ErrTooManyPending = errors.New("chat: too many undelivered messages are waiting for this contact; wait until they are delivered")
+
+// SendText sends a message and returns its id. The message stays pending
+// until the peer acknowledges it (EventDelivered) and is saved in the store
+// within one group commit (a few milliseconds), in parallel with sending; on
+// a closed session it is saved before SendText returns ErrQueued. SendText
+// does not wait for the network.
 func (s *Session) SendText(text string) (uint64, error) {
 	if len(text) > MaxTextSize {
 		return 0, fmt.Errorf("chat: message of %d bytes is longer than %d", len(text), MaxTextSize)
@@ -210,16 +241,21 @@ func (s *Session) SendText(text string) (uint64, error) {
 		s.mu.Unlock()
 		return 0, ErrClosed
 	}
-	s.pending[id] = m
-	if err := s.savePendingLocked(); err != nil {
-		delete(s.pending, id)
+	if len(s.pending) >= maxPending || s.pendingBytes+len(text) > maxPendingBytes {
 		s.mu.Unlock()
-		return 0, err
+		return 0, ErrTooManyPending
 	}
+	s.pending[id] = m
+	s.pendingBytes += len(text)
+	s.dirtyPending = true
 	s.mu.Unlock()
 	if closed {
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
 		return id, ErrQueued
 	}
+	s.kickPersist()
 	// Should the connection fail before the peer acknowledges, the message
 	// stays pending (and stored) and goes out on the next connection.
 	if err := s.sendFrame(&Frame{Type: FrameText, ID: id, SentAt: m.SentAt.UnixMilli(), Text: text}); err != nil {
@@ -272,6 +308,16 @@ func (s *Session) shutdown(err error) {
 			if !t.finished() {
 				s.emit(Event{Kind: EventFileFailed, ID: t.id, File: t.status(), Err: errors.New("connection ended before the transfer completed")})
 			}
+		}
+		// The last group commit: whatever changed is on disk before the UI
+		// hears that the session ended (and perhaps exits).
+		if ferr := s.flush(); ferr != nil {
+			if err == nil {
+				err = fmt.Errorf("cannot store the conversation: %w", ferr)
+			}
+			s.mu.Lock()
+			s.closeErr = err
+			s.mu.Unlock()
 		}
 		s.emit(Event{Kind: EventDisconnected, Err: err, Time: time.Now()})
 		close(s.done)
@@ -374,10 +420,12 @@ func (s *Session) recvLoop() {
 			// A message that does not decrypt is dropped; the session state
 			// is unchanged (the ratchet guarantees it) and the peer resends
 			// anything that matters because it is not acknowledged.
+			s.reject("a message that failed authentication or replay checks", err)
 			continue
 		}
 		f, err := DecodeFrame(pt)
 		if err != nil {
+			s.reject("a malformed chat frame", err)
 			s.shutdown(fmt.Errorf("peer sent a malformed frame: %w", err))
 			return
 		}
@@ -393,33 +441,31 @@ func (s *Session) handle(f *Frame) error {
 	case FrameText:
 		s.mu.Lock()
 		dup := s.seenSet[f.ID]
-		var err error
 		if !dup {
 			s.markSeenLocked(f.ID)
-			err = s.saveSeenLocked()
+			s.dirtySeen = true
 		}
 		s.mu.Unlock()
-		if err != nil {
-			return err
-		}
 		if !dup {
+			s.kickPersist()
 			s.emit(Event{Kind: EventMessage, ID: f.ID, Text: f.Text, Time: time.UnixMilli(f.SentAt)})
 		}
 		// Acknowledge duplicates too: our earlier acknowledgement may have been lost.
 		return s.sendFrame(&Frame{Type: FrameAck, ID: f.ID})
 	case FrameAck:
 		s.mu.Lock()
-		_, ok := s.pending[f.ID]
-		var err error
+		m, ok := s.pending[f.ID]
 		if ok {
 			delete(s.pending, f.ID)
-			err = s.savePendingLocked()
+			s.pendingBytes -= len(m.Text)
+			s.dirtyPending = true
 		}
 		s.mu.Unlock()
 		if ok {
+			s.kickPersist()
 			s.emit(Event{Kind: EventDelivered, ID: f.ID, Time: time.Now()})
 		}
-		return err
+		return nil
 	case FrameBye:
 		s.mu.Lock()
 		s.closing = true
@@ -443,24 +489,68 @@ func (s *Session) markSeenLocked(id uint64) {
 	}
 }
 
-func (s *Session) savePendingLocked() error {
+func (s *Session) reject(what string, err error) {
+	if s.onReject != nil {
+		s.onReject(what, err)
+	}
+}
+
+func (s *Session) kickPersist() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush saves what changed since the last flush (one Save, and so one fsync
+// in the vault, per kind).
+func (s *Session) flush() error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	var pend, seen []byte
+	if s.dirtyPending {
+		pend, s.dirtyPending = encodePending(s.pendingLocked()), false
+	}
+	if s.dirtySeen {
+		seen, s.dirtySeen = encodeSeen(s.seen), false
+	}
+	s.mu.Unlock()
 	if s.store == nil {
 		return nil
 	}
-	if err := s.store.Save(storePending, encodePending(s.pendingLocked())); err != nil {
-		return fmt.Errorf("chat: storing pending messages: %w", err)
+	if pend != nil {
+		if err := s.store.Save(storePending, pend); err != nil {
+			s.mu.Lock()
+			s.dirtyPending = true
+			s.mu.Unlock()
+			return fmt.Errorf("chat: storing pending messages: %w", err)
+		}
+	}
+	if seen != nil {
+		if err := s.store.Save(storeSeen, seen); err != nil {
+			s.mu.Lock()
+			s.dirtySeen = true
+			s.mu.Unlock()
+			return fmt.Errorf("chat: storing seen ids: %w", err)
+		}
 	}
 	return nil
 }
 
-func (s *Session) saveSeenLocked() error {
-	if s.store == nil {
-		return nil
+// persistLoop is the group commit: it flushes whenever something changed.
+func (s *Session) persistLoop() {
+	for {
+		select {
+		case <-s.kick:
+			if err := s.flush(); err != nil {
+				s.shutdown(fmt.Errorf("cannot store the conversation: %w", err))
+				return
+			}
+		case <-s.done:
+			return
+		}
 	}
-	if err := s.store.Save(storeSeen, encodeSeen(s.seen)); err != nil {
-		return fmt.Errorf("chat: storing seen ids: %w", err)
-	}
-	return nil
 }
 
 func randomID() (uint64, error) {
@@ -492,7 +582,7 @@ func encodePending(msgs []PendingMessage) []byte {
 }
 
 // maxStoredPending bounds how many pending messages a stored file may hold.
-const maxStoredPending = 100_000
+const maxStoredPending = maxPending
 
 func decodePending(b []byte) ([]PendingMessage, error) {
 	if len(b) < 5 || b[0] != storeVersion {

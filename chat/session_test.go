@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,22 @@ func (s *memStore) Load(kind string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m[kind], nil
+}
+
+func (s *memStore) get(kind string) []byte {
+	b, _ := s.Load(kind)
+	return b
+}
+
+// eventually waits up to 10 s for cond.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *memStore) Save(kind string, b []byte) error {
@@ -130,16 +147,18 @@ func TestSessionPendingUntilAck(t *testing.T) {
 	if p := a.Pending(); len(p) != 1 || p[0].ID != id {
 		t.Fatalf("pending: %+v", p)
 	}
-	stored, _ := decodePending(store.m[storePending])
-	if len(stored) != 1 || stored[0].Text != "anyone there?" {
-		t.Fatalf("stored pending: %+v", stored)
-	}
+	// The group commit stores it within moments.
+	eventually(t, "the message is stored", func() bool {
+		stored, _ := decodePending(store.get(storePending))
+		return len(stored) == 1 && stored[0].Text == "anyone there?"
+	})
 	ack, _ := tagCipher{}.Encrypt((&Frame{Type: FrameAck, ID: id}).Encode())
 	pb.Send(ack)
 	waitEvent(t, a, EventDelivered)
-	if stored, _ := decodePending(store.m[storePending]); len(stored) != 0 {
-		t.Fatalf("stored pending after ack: %+v", stored)
-	}
+	eventually(t, "the acknowledged message leaves the store", func() bool {
+		stored, _ := decodePending(store.get(storePending))
+		return len(stored) == 0
+	})
 }
 
 // Messages sent while the peer is gone stay pending, survive in the store,
@@ -164,13 +183,13 @@ func TestSessionPendingSurvivesReconnect(t *testing.T) {
 	}
 	// One more that b already saw (its acknowledgement was lost): it must be
 	// acknowledged again but not shown twice.
-	pending, _ := decodePending(storeA.m[storePending])
+	pending, _ := decodePending(storeA.get(storePending))
 	if len(pending) != 1 || pending[0].Text != "while away" {
 		t.Fatalf("stored pending: %+v", pending)
 	}
 	pending = append(pending, PendingMessage{ID: 43, SentAt: time.Now().Add(time.Second), Text: "already seen"})
 	storeA.Save(storePending, encodePending(pending))
-	seenB, _ := decodeSeen(storeB.m[storeSeen])
+	seenB, _ := decodeSeen(storeB.get(storeSeen))
 	storeB.Save(storeSeen, encodeSeen(append(seenB, 43)))
 
 	a3, b3, _ := sessionPair(t, storeA, storeB)
@@ -306,12 +325,16 @@ func TestSessionFileChecksumMismatch(t *testing.T) {
 
 func TestSanitizeFileName(t *testing.T) {
 	for in, want := range map[string]string{
-		"../../etc/passwd": "_.._etc_passwd",
-		".hidden":          "hidden",
-		"a\x00b\nc":        "a_b_c",
-		"..":               "file",
-		"ok.txt":           "ok.txt",
-		`C:\x\y`:           "C:_x_y",
+		"../../etc/passwd":     "_.._etc_passwd",
+		".hidden":              "hidden",
+		"a\x00b\nc":            "a_b_c",
+		"..":                   "file",
+		"ok.txt":               "ok.txt",
+		`C:\x\y`:               "C__x_y",
+		"invoice\u202Efdp.exe": "invoice_fdp.exe",
+		"con.txt":              "_con.txt",
+		"report.pdf. ":         "report.pdf",
+		"a|b?c*":               "a_b_c_",
 	} {
 		if got := sanitizeFileName(in); got != want {
 			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
@@ -330,4 +353,72 @@ func FuzzDecodeStored(f *testing.F) {
 			t.Fatalf("seen not canonical")
 		}
 	})
+}
+
+// A backlog larger than the send queue is resent in full on the next
+// connection (the writer runs before the resends are queued).
+func TestSessionLargeBacklogResent(t *testing.T) {
+	storeA, storeB := newMemStore(), newMemStore()
+	var backlog []PendingMessage
+	for i := 0; i < 6000; i++ {
+		backlog = append(backlog, PendingMessage{ID: uint64(i + 1), SentAt: time.UnixMilli(int64(i)), Text: "m"})
+	}
+	storeA.Save(storePending, encodePending(backlog))
+	a, b, _ := sessionPair(t, storeA, storeB)
+	go func() { // Alice's UI
+		for {
+			select {
+			case <-a.Events():
+			case <-a.Done():
+				return
+			}
+		}
+	}()
+	for i := 0; i < len(backlog); i++ {
+		if ev := waitEvent(t, b, EventMessage); ev.ID != uint64(i+1) {
+			t.Fatalf("message %d arrived as %d", i+1, ev.ID)
+		}
+	}
+	eventually(t, "every message is acknowledged", func() bool { return len(a.Pending()) == 0 })
+}
+
+// What waits for acknowledgement is bounded, with a clear error.
+func TestSessionPendingBound(t *testing.T) {
+	pa, _ := newMsgPipe()
+	s, err := NewSession(pa, tagCipher{}, newMemStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the bound without starting the session (nothing is acknowledged).
+	for i := 0; i < maxPending; i++ {
+		s.pending[uint64(i)] = PendingMessage{ID: uint64(i), Text: "x"}
+	}
+	if _, err := s.SendText("one too many"); !errors.Is(err, ErrTooManyPending) {
+		t.Fatalf("got %v, want ErrTooManyPending", err)
+	}
+	s.pending = map[uint64]PendingMessage{}
+	s.pendingBytes = maxPendingBytes - 10
+	if _, err := s.SendText(strings.Repeat("y", 11)); !errors.Is(err, ErrTooManyPending) {
+		t.Fatalf("byte bound: got %v", err)
+	}
+}
+
+// An offer larger than the free space is refused at accept, whatever the
+// peer claims; nothing is created.
+func TestSessionHugeOfferRefused(t *testing.T) {
+	if _, ok := freeSpace(t.TempDir()); !ok {
+		t.Skip("free space is not known on this system")
+	}
+	a, b, _ := sessionPair(t, nil, nil)
+	_ = a
+	b.mu.Lock()
+	b.inFiles[9] = &inTransfer{id: 9, name: "huge.bin", size: 1 << 62}
+	b.mu.Unlock()
+	dst := t.TempDir()
+	if err := b.AcceptFile(9, dst); err == nil || !strings.Contains(err.Error(), "not enough free space") {
+		t.Fatalf("got %v", err)
+	}
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Fatalf("files created: %v", entries)
+	}
 }

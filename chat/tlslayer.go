@@ -85,9 +85,10 @@ func innerTLSConfig(cert tls.Certificate) *tls.Config {
 		MinVersion:   tls.VersionTLS13,
 		MaxVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		// The hybrid post-quantum group first; X25519 only as a fallback
-		// that the handshake's level check makes visible.
-		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519},
+		// Only the hybrid post-quantum group: the layer exists to keep the
+		// handshake (and the identities in it) confidential against a later
+		// quantum break, so a classical fallback would defeat it.
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768},
 		// Certificates are ephemeral and unauthenticated by design (see above).
 		InsecureSkipVerify:     true,
 		ClientAuth:             tls.RequireAnyClientCert,
@@ -115,6 +116,10 @@ func wrapTLS(ctx context.Context, mc MessageConn, client bool) (*tlsConn, error)
 		return nil, fmt.Errorf("chat: inner TLS 1.3 handshake failed: %w", err)
 	}
 	st := tc.ConnectionState()
+	if st.Version != tls.VersionTLS13 || st.CurveID != tls.X25519MLKEM768 {
+		tc.Close()
+		return nil, fmt.Errorf("chat: inner TLS negotiated %s with %v; only TLS 1.3 with X25519MLKEM768 is accepted", tls.VersionName(st.Version), st.CurveID)
+	}
 	exp, err := st.ExportKeyingMaterial(tlsExporterLabel, nil, tlsExporterSize)
 	if err != nil {
 		return nil, fmt.Errorf("chat: inner TLS exporter: %w", err)

@@ -87,3 +87,29 @@ func TestInnerTLSRelayChangesExporter(t *testing.T) {
 		t.Fatal("two TLS sessions share an exporter value")
 	}
 }
+
+// A peer that offers only a classical group is refused: the layer accepts
+// nothing but the hybrid X25519MLKEM768 key exchange.
+func TestInnerTLSRefusesClassicalGroup(t *testing.T) {
+	a, b := newMsgPipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() {
+		_, err := wrapTLS(ctx, b, false)
+		errs <- err
+	}()
+	cert, err := newEphemeralCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := innerTLSConfig(cert)
+	cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	tc := tls.Client(newStreamConn(a), cfg)
+	if err := tc.HandshakeContext(ctx); err == nil {
+		t.Fatal("a classical-only client completed the inner TLS handshake")
+	}
+	if err := <-errs; err == nil {
+		t.Fatal("the server accepted a classical-only client")
+	}
+}
