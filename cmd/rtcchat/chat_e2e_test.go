@@ -377,3 +377,21 @@ func TestChatKeyProcessDies(t *testing.T) {
 	}
 	b.expect(t, "disconnected", nil)
 }
+
+// Without --name, and with nobody to ask, an identity that is not one of our
+// contacts is refused: it may be someone claiming to be a contact.
+func TestChatUnknownIdentityNeedsName(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the loopback interface is named lo only on Linux")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b := connectPeers(t, ctx, t.TempDir(), t.TempDir(), nil, []string{"--name", "alice"})
+	if err := a.waitExit(t); err == nil {
+		t.Fatal("an unknown identity was admitted without a name")
+	}
+	if !strings.Contains(a.stderr.String(), "is not one of your contacts") {
+		t.Fatalf("no clear refusal:\n%s", a.stderr.String())
+	}
+	b.cmd.Process.Kill()
+}

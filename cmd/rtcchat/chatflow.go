@@ -36,7 +36,8 @@ func addChatFlags(cmd *cobra.Command) *chatFlags {
 	fs.StringVar(&f.minLevel, "min-level", handshake.DefaultLevel.String(), "lowest security level to accept: standard, enhanced or quantum")
 	fs.BoolVar(&f.ui.JSON, "json", false, "line mode with one JSON event per line on stdout (for scripts)")
 	fs.BoolVar(&f.ui.Plain, "plain", false, "line mode even in a terminal: stdin lines are messages")
-	fs.StringVar(&f.ui.AcceptDir, "accept-files", "", "accept every offered file into this folder without asking")
+	fs.StringVar(&f.ui.AcceptDir, "accept-files", "", "accept offered files (up to --accept-max) into this folder without asking")
+	fs.Uint64Var(&f.ui.AcceptMax, "accept-max", 4<<30, "largest file --accept-files takes without asking, in bytes (0: any size)")
 	fs.StringVar(&f.ui.DownloadTo, "downloads", ".", "folder for files accepted with /accept")
 	fs.DurationVar(&f.ui.Linger, "linger", 30*time.Second, "line mode: at end of input, wait this long for deliveries before leaving")
 	return f
@@ -80,37 +81,48 @@ type vaultContacts struct {
 
 func (c *vaultContacts) Admit(peer *handshake.PublicIdentity) (string, bool, bool, error) {
 	fp := vault.FingerprintOf(peer)
-	status, err := c.v.CheckPeer(c.name, fp)
-	if err != nil {
-		// The vault has logged the refusal (identity changed, name mismatch).
-		return "", false, false, err
-	}
-	c.v.Log().Record(vault.Event{Kind: vault.EventHandshake, Peer: fp.Hex(), Result: "ok", Detail: "authenticated; contact status " + status.String()})
-	switch status {
-	case vault.PeerKnown, vault.PeerVerified:
+	if c.name == "" {
+		// Which contact is this? A pinned identity answers for itself.
 		ct, ok, err := c.v.Lookup(fp)
-		if err != nil || !ok {
-			return "", false, false, fmt.Errorf("contact book: %v", err)
+		if err != nil {
+			return "", false, false, err
 		}
-		c.known = ct.Name
-		return ct.Name, false, status == vault.PeerVerified, nil
-	case vault.PeerNew:
-		name := c.name
-		if name == "" && c.ask != nil {
-			if name, err = c.ask(fp.String()); err != nil {
+		if ok {
+			c.name = ct.Name
+		} else {
+			// An identity we have never seen: a new person, or someone
+			// claiming to be one of our contacts. Only the user can tell.
+			if c.ask == nil {
+				c.v.Log().Record(vault.Event{Kind: vault.EventHandshake, Peer: fp.Hex(), Result: "refused", Detail: "unknown identity and no --name"})
+				return "", false, false, fmt.Errorf("the peer's identity %s is not one of your contacts.\n"+
+					"If this is a new contact, connect again with --name NAME to pin it under that name.\n"+
+					"If it claims to be one of your contacts, its identity is not the one you pinned: compare safety numbers first", fp)
+			}
+			if c.name, err = c.ask(fp.String()); err != nil {
 				return "", false, false, err
 			}
 		}
-		if name == "" {
-			name = "peer-" + fp.Hex()[:8]
-		}
-		if _, err := c.v.Pin(name, fp); err != nil {
+	}
+	// CheckPeer refuses (and logs) an identity that differs from the one
+	// pinned under this name, or one pinned under another name.
+	status, err := c.v.CheckPeer(c.name, fp)
+	if err != nil {
+		return "", false, false, err
+	}
+	first := false
+	switch status {
+	case vault.PeerNew:
+		if _, err := c.v.Pin(c.name, fp); err != nil {
 			return "", false, false, err
 		}
-		c.known = name
-		return name, true, false, nil
+		first = true
+	case vault.PeerKnown, vault.PeerVerified:
+	default:
+		return "", false, false, fmt.Errorf("contact book: unexpected status %v", status)
 	}
-	return "", false, false, fmt.Errorf("contact book: unexpected status %v", status)
+	c.known = c.name
+	c.v.Log().Record(vault.Event{Kind: vault.EventHandshake, Peer: fp.Hex(), Result: "ok", Detail: "authenticated as " + c.name + "; " + status.String()})
+	return c.name, first, status == vault.PeerVerified, nil
 }
 
 func (c *vaultContacts) MarkVerified(peer *handshake.PublicIdentity) error {
@@ -186,7 +198,15 @@ func (r *chatRun) config() (chat.Config, func(), *vault.KeyProcess, error) {
 	}
 	if r.interactive() {
 		contacts.ask = func(fp string) (string, error) {
-			fmt.Fprintf(r.notes, "New contact with identity %s.\nWhat is your peer's name? ", fp)
+			fmt.Fprintf(r.notes, "The peer's identity %s is not one of your contacts.\n", fp)
+			if cs, err := v.Contacts(); err == nil && len(cs) > 0 {
+				names := make([]string, len(cs))
+				for i, c := range cs {
+					names[i] = c.Name
+				}
+				fmt.Fprintf(r.notes, "Your contacts: %s. If the peer claims to be one of them, its identity has CHANGED: give that name to be warned, and compare safety numbers.\n", strings.Join(names, ", "))
+			}
+			fmt.Fprint(r.notes, "Name for this new contact: ")
 			line, err := r.in.ReadString('\n')
 			name := strings.TrimSpace(line)
 			if name == "" && err != nil {
@@ -196,7 +216,8 @@ func (r *chatRun) config() (chat.Config, func(), *vault.KeyProcess, error) {
 		}
 	}
 	cleanup := func() { kp.Close(); v.Close() }
-	return chat.Config{RTC: rcfg, Signer: kp, MinLevel: level, Contacts: contacts}, cleanup, kp, nil
+	reject := func(what string, err error) { v.Log().RejectedInput(what, err) }
+	return chat.Config{RTC: rcfg, Signer: kp, MinLevel: level, Contacts: contacts, OnReject: reject}, cleanup, kp, nil
 }
 
 // converse runs the UI until the conversation ends. If the key process dies,
@@ -255,6 +276,7 @@ func (r *chatRun) offer(answerFile string) error {
 		r.logFailure(err)
 		var be *rtc.BlobError
 		if answerFile == "" && (errors.As(err, &be) || errors.Is(err, rtc.ErrWrongBlob)) {
+			r.v.Log().RejectedInput("answer blob", err)
 			fmt.Fprintln(r.notes, "That answer cannot be used:", err)
 			continue
 		}

@@ -21,6 +21,7 @@ type uiOptions struct {
 	JSON       bool   // one JSON event per line on stdout
 	Plain      bool   // line mode even on a terminal
 	AcceptDir  string // accept offered files into this folder without asking
+	AcceptMax  uint64 // ... when they are at most this large (0: any size)
 	DownloadTo string // where /accept puts files
 	Linger     time.Duration
 }
@@ -323,7 +324,7 @@ func (u *lineUI) dropOffer(id uint64) {
 func (u *lineUI) event(ev chat.Event) {
 	switch ev.Kind {
 	case chat.EventMessage:
-		u.say("message", "< "+ev.Text, map[string]any{"id": idString(ev.ID), "text": ev.Text, "sent_at": ev.Time.Format(time.RFC3339Nano)})
+		u.say("message", "< "+lineText(ev.Text), map[string]any{"id": idString(ev.ID), "text": ev.Text, "sent_at": ev.Time.Format(time.RFC3339Nano)})
 	case chat.EventDelivered:
 		u.say("delivered", "* delivered "+idString(ev.ID), map[string]any{"id": idString(ev.ID)})
 	case chat.EventFileOffered:
@@ -332,9 +333,9 @@ func (u *lineUI) event(ev chat.Event) {
 		u.offers = append(u.offers, ev.ID)
 		u.active[ev.ID] = true
 		u.mu.Unlock()
-		u.say("file_offered", fmt.Sprintf("* peer offers %s (%s): /accept or /decline", f.Name, humanBytes(f.Size)),
+		u.say("file_offered", fmt.Sprintf("* peer offers %s (%s): /accept or /decline", cleanText(f.Name), humanBytes(f.Size)),
 			map[string]any{"id": idString(ev.ID), "name": f.Name, "size": f.Size})
-		if u.opts.AcceptDir != "" {
+		if u.opts.AcceptDir != "" && (u.opts.AcceptMax == 0 || f.Size <= u.opts.AcceptMax) {
 			if err := u.conv.AcceptFile(ev.ID, u.opts.AcceptDir); err != nil {
 				u.say("error", "! "+err.Error(), nil)
 			}
@@ -365,7 +366,7 @@ func (u *lineUI) event(ev chat.Event) {
 		if ev.File != nil {
 			name = ev.File.Name
 		}
-		u.say("file_failed", fmt.Sprintf("! transfer of %s failed: %v", name, ev.Err), map[string]any{"id": idString(ev.ID), "name": name, "error": errString(ev.Err)})
+		u.say("file_failed", fmt.Sprintf("! transfer of %s failed: %s", cleanText(name), lineText(errString(ev.Err))), map[string]any{"id": idString(ev.ID), "name": name, "error": errString(ev.Err)})
 	case chat.EventDisconnected:
 		p := u.conv.Pending()
 		text := "* disconnected"

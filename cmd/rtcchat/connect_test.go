@@ -133,7 +133,7 @@ func (p *proc) finish(t *testing.T) string {
 	return ""
 }
 
-var loopbackFlags = []string{"--loopback", "--interface", "lo", "--stun", "none", "--network", "udp4"}
+var loopbackFlags = []string{"--name", "peer", "--loopback", "--interface", "lo", "--stun", "none", "--network", "udp4"}
 
 func checkConnected(t *testing.T, name, out string) {
 	t.Helper()

@@ -102,9 +102,18 @@ func runTUI(conv conversation, opts uiOptions) error {
 
 func (m *tuiModel) Init() tea.Cmd { return tea.Batch(textinput.Blink, waitForEvent(m.conv)) }
 
+// maxScrollback bounds the lines kept (and rendered) by the terminal UI.
+const maxScrollback = 2000
+
 func (m *tuiModel) add(l tuiLine) {
 	l.when = time.Now()
+	if l.who != "raw" {
+		l.text = cleanText(l.text)
+	}
 	m.lines = append(m.lines, l)
+	if over := len(m.lines) - maxScrollback; over > 0 {
+		m.lines = append(m.lines[:0], m.lines[over:]...)
+	}
 	m.refresh()
 }
 
@@ -379,7 +388,7 @@ func (m *tuiModel) event(ev chat.Event) {
 	case chat.EventFileOffered:
 		m.offers = append(m.offers, ev.ID)
 		m.sys(fmt.Sprintf("%s offers %s (%s): /accept or /decline", orUnnamed(m.info.PeerName), ev.File.Name, humanBytes(ev.File.Size)))
-		if m.opts.AcceptDir != "" {
+		if m.opts.AcceptDir != "" && (m.opts.AcceptMax == 0 || ev.File.Size <= m.opts.AcceptMax) {
 			m.dropOffer(ev.ID)
 			if err := m.conv.AcceptFile(ev.ID, m.opts.AcceptDir); err != nil {
 				m.warn(err.Error())
