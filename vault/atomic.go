@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 const (
@@ -87,6 +88,11 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// staleTempAge is how old a temporary file must be before Open deletes it:
+// a younger one may belong to a write in progress in another rtcchat process
+// (or its key process) using the same data directory.
+const staleTempAge = 10 * time.Minute
+
 // removeStaleTemps deletes temporary files that a crash during
 // writeFileAtomic left in dir. They never hold the only copy of anything.
 func removeStaleTemps(dir string) {
@@ -95,7 +101,10 @@ func removeStaleTemps(dir string) {
 		return
 	}
 	for _, e := range ents {
-		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), tmpMark) {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), tmpMark) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= staleTempAge {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPassphraseRoundTrip(t *testing.T) {
@@ -300,6 +301,14 @@ func TestCrashBeforeRename(t *testing.T) {
 	if temps != 3 {
 		t.Fatalf("%d temporary files left by the simulated crashes, want 3", temps)
 	}
+	// Leftovers of a crash are older than any write in progress.
+	past := time.Now().Add(-2 * staleTempAge)
+	filepath.WalkDir(v.Home(), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), tmpMark) {
+			os.Chtimes(p, past, past)
+		}
+		return nil
+	})
 
 	v2, err := Open(v.Home(), testOptions(t))
 	if err != nil {
@@ -466,5 +475,32 @@ func TestHardenProcess(t *testing.T) {
 	s.Destroy()
 	if s.Bytes() != nil {
 		t.Fatal("destroyed secret still has bytes")
+	}
+}
+
+// Open removes temporary files left by a crash, but not a young one that may
+// belong to a write in progress in another process.
+func TestOpenRemovesOnlyStaleTemps(t *testing.T) {
+	home := t.TempDir()
+	if _, err := Open(home, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(home, "."+"contacts"+tmpMark+"old")
+	young := filepath.Join(home, "."+"contacts"+tmpMark+"young")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * staleTempAge)
+	os.Chtimes(old, past, past)
+	if _, err := Open(home, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("stale temp file kept: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("young temp file removed: %v", err)
 	}
 }
