@@ -59,7 +59,7 @@ type lineUI struct {
 	out    io.Writer
 	opts   uiOptions
 	mu     sync.Mutex // serialises output lines
-	offers []uint64   // open incoming offers, oldest first
+	offers offerList  // open incoming offers
 	active map[uint64]bool
 }
 
@@ -292,33 +292,13 @@ func (u *lineUI) downloadDir() string {
 func (u *lineUI) pickOffer(arg string) (uint64, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.offers) == 0 {
-		return 0, false
-	}
-	if arg == "" {
-		return u.offers[len(u.offers)-1], true
-	}
-	id, err := strconv.ParseUint(arg, 16, 64)
-	if err != nil {
-		return 0, false
-	}
-	for _, o := range u.offers {
-		if o == id {
-			return id, true
-		}
-	}
-	return 0, false
+	return u.offers.pick(arg)
 }
 
 func (u *lineUI) dropOffer(id uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for i, o := range u.offers {
-		if o == id {
-			u.offers = append(u.offers[:i], u.offers[i+1:]...)
-			return
-		}
-	}
+	u.offers.drop(id)
 }
 
 func (u *lineUI) event(ev chat.Event) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +51,7 @@ type tuiModel struct {
 	lines     []tuiLine
 	delivered map[uint64]bool
 	transfers map[uint64]*tuiTransfer
-	offers    []uint64
+	offers    offerList
 	width     int
 	height    int
 	ready     bool
@@ -277,12 +276,12 @@ func (m *tuiModel) handleInput(line string) bool {
 		}
 		m.sys(fmt.Sprintf("offered %s; waiting for the peer to accept (id %x)", filepath.Base(path), id))
 	case "/accept", "/decline":
-		id, ok := m.pick(arg)
+		id, ok := m.offers.pick(arg)
 		if !ok {
 			m.warn("no such file offer")
 			break
 		}
-		m.dropOffer(id)
+		m.offers.drop(id)
 		if cmd == "/decline" {
 			if err := m.conv.DeclineFile(id); err != nil {
 				m.warn(err.Error())
@@ -333,34 +332,6 @@ func (m *tuiModel) handleInput(line string) bool {
 	return false
 }
 
-func (m *tuiModel) pick(arg string) (uint64, bool) {
-	if len(m.offers) == 0 {
-		return 0, false
-	}
-	if arg == "" {
-		return m.offers[len(m.offers)-1], true
-	}
-	id, err := strconv.ParseUint(arg, 16, 64)
-	if err != nil {
-		return 0, false
-	}
-	for _, o := range m.offers {
-		if o == id {
-			return id, true
-		}
-	}
-	return 0, false
-}
-
-func (m *tuiModel) dropOffer(id uint64) {
-	for i, o := range m.offers {
-		if o == id {
-			m.offers = append(m.offers[:i], m.offers[i+1:]...)
-			return
-		}
-	}
-}
-
 func (m *tuiModel) setTransfer(st *chat.FileStatus) {
 	t, ok := m.transfers[st.ID]
 	if !ok {
@@ -389,7 +360,7 @@ func (m *tuiModel) event(ev chat.Event) {
 		m.offers = append(m.offers, ev.ID)
 		m.sys(fmt.Sprintf("%s offers %s (%s): /accept or /decline", orUnnamed(m.info.PeerName), ev.File.Name, humanBytes(ev.File.Size)))
 		if m.opts.AcceptDir != "" && (m.opts.AcceptMax == 0 || ev.File.Size <= m.opts.AcceptMax) {
-			m.dropOffer(ev.ID)
+			m.offers.drop(ev.ID)
 			if err := m.conv.AcceptFile(ev.ID, m.opts.AcceptDir); err != nil {
 				m.warn(err.Error())
 			}
@@ -405,7 +376,7 @@ func (m *tuiModel) event(ev chat.Event) {
 		}
 	case chat.EventFileFailed:
 		m.endTransfer(ev.ID)
-		m.dropOffer(ev.ID)
+		m.offers.drop(ev.ID)
 		name := "file"
 		if ev.File != nil {
 			name = ev.File.Name
