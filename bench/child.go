@@ -107,7 +107,7 @@ type peerConn interface {
 type recvStats struct {
 	Count   int  // distinct messages received
 	Dups    int  // messages received more than once
-	InOrder bool // sequence numbers arrived as 0, 1, 2, ... without gaps
+	InOrder bool // sequence numbers arrived as n, n+1, n+2, ... without gaps
 	Files   int  // files received complete with a matching SHA-256
 }
 
@@ -119,8 +119,10 @@ type seqTracker struct {
 	st   recvStats
 }
 
+// newSeqTracker checks order from the first message it sees: the sender
+// numbers its messages across commands.
 func newSeqTracker() *seqTracker {
-	return &seqTracker{seen: map[int]bool{}, st: recvStats{InOrder: true}}
+	return &seqTracker{next: -1, seen: map[int]bool{}, st: recvStats{InOrder: true}}
 }
 
 func (t *seqTracker) add(seq int) {
@@ -132,7 +134,7 @@ func (t *seqTracker) add(seq int) {
 	}
 	t.seen[seq] = true
 	t.st.Count++
-	if seq != t.next {
+	if t.next >= 0 && seq != t.next {
 		t.st.InOrder = false
 	}
 	t.next = seq + 1
@@ -153,7 +155,7 @@ func (t *seqTracker) get() recvStats {
 func (t *seqTracker) reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.next, t.seen, t.st = 0, map[int]bool{}, recvStats{InOrder: true}
+	t.next, t.seen, t.st = -1, map[int]bool{}, recvStats{InOrder: true}
 }
 
 // counter counts acknowledgements and wakes waiters.

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +40,43 @@ const (
 	rawEndAck  = 'd'
 )
 
+// EnvRawSCTP, for experiments only, changes the raw baseline's SCTP
+// settings: "mincwnd=BYTES,fastrtx=BYTES,rtomax=DURATION,cwndstep=BYTES"
+// (pion's SettingEngine.SetSCTP...). The figures of make bench never set it.
+const EnvRawSCTP = "RTCCHAT_BENCH_RAW_SCTP"
+
+func sctpTuning(se *webrtc.SettingEngine, spec string) error {
+	if spec == "" {
+		return nil
+	}
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "rtomax" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("bench: %s: %w", kv, err)
+			}
+			se.SetSCTPRTOMax(d)
+			continue
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", kv, err)
+		}
+		switch k {
+		case "mincwnd":
+			se.SetSCTPMinCwnd(uint32(n))
+		case "fastrtx":
+			se.SetSCTPFastRtxWnd(uint32(n))
+		case "cwndstep":
+			se.SetSCTPCwndCAStep(uint32(n))
+		default:
+			return fmt.Errorf("bench: unknown SCTP setting %q", k)
+		}
+	}
+	return nil
+}
+
 type rawSide struct {
 	api    *webrtc.API
 	pc     *webrtc.PeerConnection
@@ -55,6 +95,9 @@ func newRawSide(o Options, filter func(netip.Addr) bool) (*rawSide, error) {
 			a, ok := netip.AddrFromSlice(ip)
 			return ok && filter(a.Unmap())
 		})
+	}
+	if err := sctpTuning(&se, os.Getenv(EnvRawSCTP)); err != nil {
+		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
