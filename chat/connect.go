@@ -246,9 +246,13 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		return nil, err
 	}
 	defer res.Destroy()
+	// The safety number (5,200 iterations of SHA-512 per identity, about
+	// 5 ms here) is for the user to read, not for the session: it is
+	// computed beside the rest of the set-up, and Info waits for it.
+	safety := make(chan string, 1)
+	go func(self, peer *handshake.PublicIdentity) { safety <- handshake.SafetyNumber(self, peer) }(cfg.Signer.Public(), res.Peer)
 	info := Info{
 		PeerFingerprint: formatFingerprint(res.Peer),
-		SafetyNumber:    handshake.SafetyNumber(cfg.Signer.Public(), res.Peer),
 		SafetyQR:        handshake.SafetyQR(cfg.Signer.Public(), res.Peer),
 		SessionCode:     res.SessionCode(),
 		Level:           res.Level.String(),
@@ -294,7 +298,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 	}
 	s.onReject = cfg.OnReject
 	s.Start()
-	return &Conversation{Session: s, info: info, verifyFn: verify}, nil
+	return &Conversation{Session: s, info: info, verifyFn: verify, safety: safety}, nil
 }
 
 // closeBoth closes the transport and then wipes the ratchet.

@@ -1,6 +1,9 @@
 package chat
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Info describes an established conversation for the user: who the peer is,
 // whether they were verified, and what each layer negotiated.
@@ -28,10 +31,22 @@ type Conversation struct {
 	*Session
 	info     Info
 	verifyFn func() error
+	// safety delivers Info.SafetyNumber, computed in the background so
+	// that it does not delay the conversation (nil: already in info).
+	safety     <-chan string
+	safetyOnce sync.Once
 }
 
-// Info returns what the conversation negotiated.
-func (c *Conversation) Info() Info { return c.info }
+// Info returns what the conversation negotiated. The first call may wait a
+// few milliseconds for the safety number.
+func (c *Conversation) Info() Info {
+	c.safetyOnce.Do(func() {
+		if c.safety != nil {
+			c.info.SafetyNumber = <-c.safety
+		}
+	})
+	return c.info
+}
 
 // MarkVerified records that the user compared the safety number with the
 // peer and it matched.
