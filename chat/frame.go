@@ -32,7 +32,7 @@ type FrameType byte
 // Frame types (docs/PROTOCOL.md §6).
 const (
 	FrameText        FrameType = 1  // id: message id; body: sent-at (8, unix ms) || UTF-8 text
-	FrameAck         FrameType = 2  // id: the id of the acknowledged message; no body
+	FrameAck         FrameType = 2  // id: an acknowledged message; body: more acknowledged ids (8 each, up to maxAckBatch-1)
 	FrameFileOffer   FrameType = 3  // id: transfer id; body: size(8) || sha256(32) || name
 	FrameFileAccept  FrameType = 4  // id: transfer id; body: resume offset(8)
 	FrameFileDecline FrameType = 5  // id: transfer id; no body
@@ -80,7 +80,11 @@ type Frame struct {
 	Name   string   // FrameFileOffer
 	Offset uint64   // FrameFileAccept, FrameFileChunk, FrameFileAck
 	Data   []byte   // FrameFileChunk
+	More   []uint64 // FrameAck: further acknowledged ids after ID
 }
+
+// maxAckBatch bounds the ids one FrameAck acknowledges.
+const maxAckBatch = 1024
 
 // Errors from DecodeFrame.
 var (
@@ -112,6 +116,10 @@ func (f *Frame) Encode() []byte {
 		b = append(b, f.Data...)
 	case FrameFileCancel, FrameBye:
 		b = append(b, f.Text...)
+	case FrameAck:
+		for _, id := range f.More {
+			b = binary.BigEndian.AppendUint64(b, id)
+		}
 	}
 	return b
 }
@@ -155,7 +163,14 @@ func DecodeFrame(b []byte) (*Frame, error) {
 		f.SentAt = int64(binary.BigEndian.Uint64(body))
 		body = body[8:]
 		err = text(MaxTextSize)
-	case FrameAck, FrameFileDecline, FrameFileDone:
+	case FrameAck:
+		if len(body)%8 != 0 || len(body)/8 >= maxAckBatch {
+			return nil, fmt.Errorf("%w: ack body of %d bytes (a multiple of 8, fewer than %d ids)", ErrFrameBody, len(body), maxAckBatch)
+		}
+		for ; len(body) > 0; body = body[8:] {
+			f.More = append(f.More, binary.BigEndian.Uint64(body))
+		}
+	case FrameFileDecline, FrameFileDone:
 		err = exact(0)
 	case FrameFileOffer:
 		if len(body) < 40 {

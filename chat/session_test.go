@@ -422,3 +422,35 @@ func TestSessionHugeOfferRefused(t *testing.T) {
 		t.Fatalf("files created: %v", entries)
 	}
 }
+
+// Queued acknowledgements leave in as few frames as the batch bound allows,
+// each id exactly once and in order.
+func TestSessionAckBatching(t *testing.T) {
+	pa, _ := newMsgPipe()
+	s, err := NewSession(pa, tagCipher{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 2500; i++ {
+		s.queueAck(i)
+	}
+	var got []uint64
+	frames := 0
+	for b := s.takeAcks(); b != nil; b = s.takeAcks() {
+		f, err := DecodeFrame(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+		got = append(got, f.ID)
+		got = append(got, f.More...)
+	}
+	if frames != 3 || len(got) != 2500 {
+		t.Fatalf("%d frames with %d ids, want 3 frames with 2500", frames, len(got))
+	}
+	for i, id := range got {
+		if id != uint64(i+1) {
+			t.Fatalf("id %d is %d", i, id)
+		}
+	}
+}
