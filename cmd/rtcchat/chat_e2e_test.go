@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -187,9 +186,7 @@ func makeFile(t *testing.T, dir string, size int64) string {
 // blobs swapped, messages both ways with delivery acks, a 64 MiB file with
 // its checksum, and /quit.
 func TestChatTwoProcesses(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	homeA, homeB := t.TempDir(), t.TempDir()
@@ -261,9 +258,7 @@ func TestChatTwoProcesses(t *testing.T) {
 // keeps its undelivered messages (sealed in its vault), and after a new blob
 // exchange they arrive exactly once; no file appears under its final name.
 func TestChatKillAndResume(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	homeA, homeB, recv := t.TempDir(), t.TempDir(), t.TempDir()
@@ -320,9 +315,7 @@ func TestChatKillAndResume(t *testing.T) {
 
 // A known contact that comes back with another identity is refused loudly.
 func TestChatIdentityChangeRefused(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	homeA, homeB, homeMallory := t.TempDir(), t.TempDir(), t.TempDir()
@@ -348,9 +341,7 @@ func TestChatIdentityChangeRefused(t *testing.T) {
 
 // If the isolated key process dies, the chat says so and stops.
 func TestChatKeyProcessDies(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	if _, err := exec.LookPath("pgrep"); err != nil {
 		t.Skip("pgrep is not installed: cannot find the key process")
 	}
@@ -381,9 +372,7 @@ func TestChatKeyProcessDies(t *testing.T) {
 // Without --name, and with nobody to ask, an identity that is not one of our
 // contacts is refused: it may be someone claiming to be a contact.
 func TestChatUnknownIdentityNeedsName(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, b := connectPeers(t, ctx, t.TempDir(), t.TempDir(), nil, []string{"--name", "alice"})

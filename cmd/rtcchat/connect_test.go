@@ -135,6 +135,15 @@ func (p *proc) finish(t *testing.T) string {
 
 var loopbackFlags = []string{"--name", "peer", "--loopback", "--interface", "lo", "--stun", "none", "--network", "udp4"}
 
+// requireLoopbackLo skips tests that run peers on the "lo" interface where
+// the loopback interface has another name.
+func requireLoopbackLo(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the loopback interface is named lo only on Linux")
+	}
+}
+
 func checkConnected(t *testing.T, name, out string) {
 	t.Helper()
 	if !strings.Contains(out, "connected: direct") || strings.Count(out, "DTLS fingerprint sha-256 ") != 2 {
@@ -145,9 +154,7 @@ func checkConnected(t *testing.T, name, out string) {
 // Two rtcchat processes swap blobs through pipes and connect over loopback.
 // The answer reaches the offerer broken over lines, after a damaged paste.
 func TestTwoProcessesPipes(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	off := start(t, ctx, append([]string{"offer"}, loopbackFlags...)...)
@@ -186,9 +193,7 @@ func TestTwoProcessesPipes(t *testing.T) {
 // The offerer reads the answer from --answer-file once it appears; the
 // offer goes to the answerer as an argument.
 func TestTwoProcessesAnswerFile(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	file := filepath.Join(t.TempDir(), "answer.txt")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,9 +68,7 @@ func (p *tmuxPane) waitScreen(t *testing.T, re *regexp.Regexp) []string {
 // The terminal UI in a real terminal: the offer blob is read off the screen,
 // the answer pasted in, messages typed and received, /quit.
 func TestTUIInTmux(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is named lo only on Linux")
-	}
+	requireLoopbackLo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	homeA, homeB := t.TempDir(), t.TempDir()
