@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rtcchat/rtcchat/handshake"
 	"github.com/rtcchat/rtcchat/ratchet"
 	"github.com/rtcchat/rtcchat/rtc"
+	"github.com/rtcchat/rtcchat/vault"
 )
 
 // Contacts decides whether an authenticated peer may talk to us and keeps
@@ -252,7 +252,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 	safety := make(chan string, 1)
 	go func(self, peer *handshake.PublicIdentity) { safety <- handshake.SafetyNumber(self, peer) }(cfg.Signer.Public(), res.Peer)
 	info := Info{
-		PeerFingerprint: formatFingerprint(res.Peer),
+		PeerFingerprint: vault.FingerprintOf(res.Peer).String(), // as `rtcchat id` shows it
 		SafetyQR:        handshake.SafetyQR(cfg.Signer.Public(), res.Peer),
 		SessionCode:     res.SessionCode(),
 		Level:           res.Level.String(),
@@ -311,16 +311,6 @@ func (c *closeBoth) Close() error {
 	err := c.MessageConn.Close()
 	c.extra()
 	return err
-}
-
-func formatFingerprint(p *handshake.PublicIdentity) string {
-	fp := p.Fingerprint()
-	h := strings.ToUpper(hex.EncodeToString(fp[:]))
-	var groups []string
-	for i := 0; i < len(h); i += 4 {
-		groups = append(groups, h[i:min(i+4, len(h))])
-	}
-	return strings.Join(groups, " ")
 }
 
 func shortHex(b []byte) string {

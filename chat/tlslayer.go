@@ -194,13 +194,12 @@ func (c *tlsConn) Close() error {
 // streamConn presents a MessageConn as a net.Conn byte stream for crypto/tls.
 // Deadlines only bound reads, which is all crypto/tls needs here.
 type streamConn struct {
-	mc       MessageConn
-	buf      []byte
-	mu       sync.Mutex
-	deadline time.Time
-	ctx      context.Context
-	cancel   context.CancelFunc
-	timer    *time.Timer
+	mc     MessageConn
+	buf    []byte
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
 }
 
 func newStreamConn(mc MessageConn) *streamConn {

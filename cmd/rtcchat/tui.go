@@ -30,11 +30,10 @@ var (
 )
 
 type tuiLine struct {
-	when   time.Time
-	who    string // "me", "peer", "sys", "err"
-	text   string
-	id     uint64 // message id for "me" lines
-	status string
+	when time.Time
+	who  string // "me", "peer", "sys", "err"
+	text string
+	id   uint64 // message id for "me" lines
 }
 
 type tuiTransfer struct {

@@ -118,10 +118,6 @@ type levelFigures struct {
 
 type runner struct{}
 
-func (r *runner) start(role, kind string) (*bench.Proc, error) {
-	return r.startLevel(role, kind, "")
-}
-
 func (r *runner) startLevel(role, kind, level string) (*bench.Proc, error) {
 	self, err := os.Executable()
 	if err != nil {
