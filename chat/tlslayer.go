@@ -51,7 +51,8 @@ type tlsConn struct {
 	under MessageConn
 	wmu   sync.Mutex
 	rmu   sync.Mutex
-	rbuf  []byte // received bytes not yet returned (guarded by rmu)
+	rbuf  []byte // received bytes, unread from roff on (guarded by rmu)
+	roff  int
 	info  TLSInfo
 }
 
@@ -153,28 +154,40 @@ func (c *tlsConn) Recv(ctx context.Context) ([]byte, error) {
 			}
 		}()
 	}
-	// Bytes read so far stay in c.rbuf, so a Recv cut short by its context
-	// never loses the framing.
+	// Bytes read so far stay in c.rbuf (from c.roff on), so a Recv cut
+	// short by its context never loses the framing. One TLS record often
+	// holds many messages (the session writes them in batches).
 	for {
-		if len(c.rbuf) >= 4 {
-			size := binary.BigEndian.Uint32(c.rbuf)
+		if avail := c.rbuf[c.roff:]; len(avail) >= 4 {
+			size := binary.BigEndian.Uint32(avail)
 			if size > maxTLSMessage {
 				return nil, fmt.Errorf("chat: inner TLS message of %d bytes exceeds %d", size, maxTLSMessage)
 			}
-			if total := 4 + int(size); len(c.rbuf) >= total {
-				msg := append([]byte(nil), c.rbuf[4:total]...)
-				c.rbuf = append(c.rbuf[:0], c.rbuf[total:]...)
+			if total := 4 + int(size); len(avail) >= total {
+				msg := append([]byte(nil), avail[4:total]...)
+				c.roff += total
 				return msg, nil
 			}
 		}
-		var tmp [32 << 10]byte
-		n, err := c.tc.Read(tmp[:])
-		c.rbuf = append(c.rbuf, tmp[:n]...)
+		// Keep the unread tail at the front, then read more after it.
+		n := copy(c.rbuf, c.rbuf[c.roff:])
+		c.rbuf, c.roff = c.rbuf[:n], 0
+		if cap(c.rbuf)-n < tlsReadChunk {
+			grown := make([]byte, n, max(2*cap(c.rbuf), n+2*tlsReadChunk))
+			copy(grown, c.rbuf)
+			c.rbuf = grown
+		}
+		m, err := c.tc.Read(c.rbuf[n : n+tlsReadChunk])
+		c.rbuf = c.rbuf[:n+m]
 		if err != nil {
 			return nil, c.readErr(ctx, err)
 		}
 	}
 }
+
+// tlsReadChunk is how much one Recv asks crypto/tls for at a time (a whole
+// record's plaintext).
+const tlsReadChunk = 16 << 10
 
 func (c *tlsConn) readErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
