@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 )
@@ -93,14 +92,17 @@ type Session struct {
 	ackKick chan struct{}
 	cmu     sync.Mutex // guards cipher
 
-	mu       sync.Mutex
-	pending  map[uint64]PendingMessage
-	seen     []uint64 // ids received, oldest first (bounded by maxSeen)
-	seenSet  map[uint64]bool
-	outFiles map[uint64]*outTransfer
-	inFiles  map[uint64]*inTransfer
-	closeErr error
-	closing  bool // a bye was sent or received: the end is expected
+	mu      sync.Mutex
+	pending map[uint64]PendingMessage
+	// pendingOrder lists pending ids oldest first; it may still hold
+	// acknowledged ids (skipped, and compacted from time to time).
+	pendingOrder []uint64
+	seen         []uint64 // ids received, oldest first (bounded by maxSeen)
+	seenSet      map[uint64]bool
+	outFiles     map[uint64]*outTransfer
+	inFiles      map[uint64]*inTransfer
+	closeErr     error
+	closing      bool // a bye was sent or received: the end is expected
 
 	// Group commit: changes to pending and seen mark these flags and kick
 	// the persister, which saves the store (one fsync per batch, however many
@@ -142,6 +144,7 @@ func NewSession(conn MessageConn, cipher Cipher, store Store) (*Session, error) 
 			}
 			for _, m := range msgs {
 				s.pending[m.ID] = m
+				s.pendingOrder = append(s.pendingOrder, m.ID)
 				s.pendingBytes += len(m.Text)
 			}
 		}
@@ -200,18 +203,39 @@ func (s *Session) Pending() []PendingMessage {
 	return s.pendingLocked()
 }
 
+// pendingLocked lists the pending messages, oldest first (the order they
+// were written in, or stored in).
 func (s *Session) pendingLocked() []PendingMessage {
 	out := make([]PendingMessage, 0, len(s.pending))
-	for _, m := range s.pending {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].SentAt.Equal(out[j].SentAt) {
-			return out[i].SentAt.Before(out[j].SentAt)
+	for _, id := range s.pendingOrder {
+		if m, ok := s.pending[id]; ok {
+			out = append(out, m)
 		}
-		return out[i].ID < out[j].ID
-	})
+	}
 	return out
+}
+
+// dropPendingLocked forgets an acknowledged message.
+func (s *Session) dropPendingLocked(id uint64) (PendingMessage, bool) {
+	m, ok := s.pending[id]
+	if !ok {
+		return m, false
+	}
+	delete(s.pending, id)
+	s.pendingBytes -= len(m.Text)
+	s.dirtyPending = true
+	// Compact the order list once most of it is acknowledged ids.
+	if len(s.pendingOrder) > 64 && len(s.pendingOrder) > 2*len(s.pending) {
+		kept := s.pendingOrder[:0]
+		for _, id := range s.pendingOrder {
+			if _, ok := s.pending[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		clear(s.pendingOrder[len(kept):])
+		s.pendingOrder = kept
+	}
+	return m, true
 }
 
 // ErrQueued is returned by SendText when the session has ended: the message
@@ -253,6 +277,7 @@ func (s *Session) SendText(text string) (uint64, error) {
 		return 0, ErrTooManyPending
 	}
 	s.pending[id] = m
+	s.pendingOrder = append(s.pendingOrder, id)
 	s.pendingBytes += len(text)
 	s.dirtyPending = true
 	s.mu.Unlock()
@@ -413,30 +438,41 @@ func (s *Session) takeAcks() []byte {
 }
 
 // writeLoop encrypts and sends queued frames: control frames first, then
-// acknowledgements (batched), then file chunks.
+// acknowledgements (batched), then file chunks. Whatever queued up while it
+// was busy leaves in one batch (up to writeBatchFrames frames or
+// writeBatchBytes of ciphertext): one TLS record and one data-channel
+// message for a burst of small messages.
 func (s *Session) writeLoop() {
+	batch := make([][]byte, 0, writeBatchFrames)
 	for {
-		var pt []byte
-		select {
-		case pt = <-s.ctrlQ:
-		default:
-			select {
-			case pt = <-s.ctrlQ:
-			case <-s.ackKick:
-				if pt = s.takeAcks(); pt == nil {
-					continue
-				}
-			case pt = <-s.bulkQ:
-			case <-s.done:
-				return
+		pt, ok := s.nextOutgoing(true)
+		if !ok {
+			return
+		}
+		batch = batch[:0]
+		size := 0
+		var err error
+		for {
+			var ct []byte
+			s.cmu.Lock()
+			ct, err = s.cipher.Encrypt(pt)
+			s.cmu.Unlock()
+			if err != nil {
+				break
+			}
+			batch = append(batch, ct)
+			size += len(ct)
+			if len(batch) == writeBatchFrames || size >= writeBatchBytes {
+				break
+			}
+			if pt, ok = s.nextOutgoing(false); !ok {
+				break
 			}
 		}
-		s.cmu.Lock()
-		ct, err := s.cipher.Encrypt(pt)
-		s.cmu.Unlock()
 		if err == nil {
-			err = s.conn.Send(ct)
+			err = sendAll(s.conn, batch)
 		}
+		clear(batch)
 		if err != nil {
 			s.mu.Lock()
 			clean := s.closing
@@ -445,6 +481,56 @@ func (s *Session) writeLoop() {
 				s.shutdown(fmt.Errorf("connection lost while sending: %w", err))
 			}
 			return
+		}
+	}
+}
+
+// Bounds on one batch of the writer.
+const (
+	writeBatchFrames = 64
+	writeBatchBytes  = 12 << 10
+)
+
+// nextOutgoing returns the next frame to send, by priority: control frames,
+// then queued acknowledgements, then file chunks. With wait it blocks until
+// there is one (false once the session is done); without, it returns false
+// at once when nothing is queued.
+func (s *Session) nextOutgoing(wait bool) ([]byte, bool) {
+	for {
+		select {
+		case pt := <-s.ctrlQ:
+			return pt, true
+		default:
+		}
+		select {
+		case <-s.ackKick:
+			if pt := s.takeAcks(); pt != nil {
+				return pt, true
+			}
+			continue
+		default:
+		}
+		if !wait {
+			select {
+			case pt := <-s.ctrlQ:
+				return pt, true
+			case pt := <-s.bulkQ:
+				return pt, true
+			default:
+				return nil, false
+			}
+		}
+		select {
+		case pt := <-s.ctrlQ:
+			return pt, true
+		case <-s.ackKick:
+			if pt := s.takeAcks(); pt != nil {
+				return pt, true
+			}
+		case pt := <-s.bulkQ:
+			return pt, true
+		case <-s.done:
+			return nil, false
 		}
 	}
 }
@@ -507,10 +593,7 @@ func (s *Session) handle(f *Frame) error {
 		var delivered []uint64
 		s.mu.Lock()
 		for _, id := range append([]uint64{f.ID}, f.More...) {
-			if m, ok := s.pending[id]; ok {
-				delete(s.pending, id)
-				s.pendingBytes -= len(m.Text)
-				s.dirtyPending = true
+			if _, ok := s.dropPendingLocked(id); ok {
 				delivered = append(delivered, id)
 			}
 		}
@@ -564,6 +647,12 @@ func (s *Session) flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
+	if s.store == nil {
+		// Nothing to save to (tests, benchmarks without a vault).
+		s.dirtyPending, s.dirtySeen = false, false
+		s.mu.Unlock()
+		return nil
+	}
 	var pend, seen []byte
 	if s.dirtyPending {
 		pend, s.dirtyPending = encodePending(s.pendingLocked()), false
@@ -572,9 +661,6 @@ func (s *Session) flush() error {
 		seen, s.dirtySeen = encodeSeen(s.seen), false
 	}
 	s.mu.Unlock()
-	if s.store == nil {
-		return nil
-	}
 	if pend != nil {
 		if err := s.store.Save(storePending, pend); err != nil {
 			s.mu.Lock()

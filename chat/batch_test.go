@@ -1,0 +1,127 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestTLSSendBatchKeepsMessages(t *testing.T) {
+	a, b := tlsPair(t)
+	var want [][]byte
+	batch := func(sizes ...int) [][]byte {
+		var out [][]byte
+		for _, n := range sizes {
+			m := bytes.Repeat([]byte{byte(len(want))}, n)
+			want = append(want, m)
+			out = append(out, m)
+		}
+		return out
+	}
+	if err := a.SendBatch(batch(1, 100, 0, 20000, 70000, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(bytes.Repeat([]byte{0xEE}, 300)); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, bytes.Repeat([]byte{0xEE}, 300))
+	var small []int
+	for i := 0; i < 200; i++ {
+		small = append(small, 90+i%20)
+	}
+	if err := a.SendBatch(batch(small...)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, w := range want {
+		got, err := b.Recv(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, w) {
+			t.Fatalf("message %d: %d bytes, want %d", i, len(got), len(w))
+		}
+	}
+	if err := a.SendBatch([][]byte{make([]byte, maxTLSMessage+1)}); err == nil {
+		t.Fatal("a message above the limit was sent")
+	}
+}
+
+// countingConn counts how the writer hands messages to the transport.
+type countingConn struct {
+	MessageConn
+	gate     chan struct{} // the first call waits until it is closed
+	mu       sync.Mutex
+	calls    int
+	messages int
+}
+
+func (c *countingConn) Send(m []byte) error { return c.SendBatch([][]byte{m}) }
+
+func (c *countingConn) SendBatch(msgs [][]byte) error {
+	c.mu.Lock()
+	c.calls++
+	c.messages += len(msgs)
+	first := c.calls == 1
+	c.mu.Unlock()
+	if first {
+		<-c.gate
+	}
+	for _, m := range msgs {
+		if err := c.MessageConn.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestWriterSendsQueuedFramesInBatches(t *testing.T) {
+	pa, pb := newMsgPipe()
+	cc := &countingConn{MessageConn: pa, gate: make(chan struct{})}
+	a, err := NewSession(cc, tagCipher{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewSession(pb, tagCipher{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	a.Start()
+	b.Start()
+	// The writer takes the first message and is held in the transport while
+	// the rest queues up behind it.
+	const n = 300
+	for i := 0; i < n; i++ {
+		if _, err := a.SendText(fmt.Sprintf("message %03d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			eventually(t, "the writer is sending", func() bool { cc.mu.Lock(); defer cc.mu.Unlock(); return cc.calls == 1 })
+		}
+	}
+	close(cc.gate)
+	for i := 0; i < n; i++ {
+		ev := waitEvent(t, b, EventMessage)
+		if want := fmt.Sprintf("message %03d", i); ev.Text != want {
+			t.Fatalf("got %q, want %q", ev.Text, want)
+		}
+	}
+	for i := 0; i < n; i++ {
+		waitEvent(t, a, EventDelivered)
+	}
+	cc.mu.Lock()
+	calls, msgs := cc.calls, cc.messages
+	cc.mu.Unlock()
+	if msgs != n {
+		t.Fatalf("%d messages reached the transport, want %d", msgs, n)
+	}
+	// One call for the first message, then full batches.
+	if max := 1 + (n-1+writeBatchFrames-1)/writeBatchFrames; calls > max {
+		t.Fatalf("%d frames went out in %d transport calls; queued frames should leave in batches (at most %d calls)", n, calls, max)
+	}
+}
