@@ -125,3 +125,40 @@ func TestWriterSendsQueuedFramesInBatches(t *testing.T) {
 		t.Fatalf("%d frames went out in %d transport calls; queued frames should leave in batches (at most %d calls)", n, calls, max)
 	}
 }
+
+func TestPendingOrderSurvivesAcks(t *testing.T) {
+	pa, _ := newMsgPipe()
+	s, err := NewSession(pa, tagCipher{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := uint64(1000); id > 800; id-- { // ids deliberately not sorted by value
+		s.pending[id] = PendingMessage{ID: id, Text: "x"}
+		s.pendingOrder = append(s.pendingOrder, id)
+		s.pendingBytes++
+	}
+	for id := uint64(1000); id > 800; id-- {
+		if id%4 != 0 {
+			if _, ok := s.dropPendingLocked(id); !ok {
+				t.Fatalf("id %d was not pending", id)
+			}
+		}
+	}
+	if _, ok := s.dropPendingLocked(999); ok {
+		t.Fatal("an id was dropped twice")
+	}
+	got := s.pendingLocked()
+	if len(got) != 50 || s.pendingBytes != 50 {
+		t.Fatalf("%d pending (%d bytes), want 50", len(got), s.pendingBytes)
+	}
+	for i, m := range got {
+		if want := uint64(1000 - 4*i); m.ID != want {
+			t.Fatalf("pending %d is id %d, want %d (oldest first)", i, m.ID, want)
+		}
+	}
+	if len(s.pendingOrder) > 2*len(s.pending) {
+		t.Fatalf("order list of %d ids for %d pending: not compacted", len(s.pendingOrder), len(s.pending))
+	}
+}
