@@ -3,11 +3,18 @@ package chat
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtcchat/rtcchat/ratchet"
 )
+
+// tlsRecordPlaintext is TLS's largest record plaintext (RFC 8446 §5.1).
+const tlsRecordPlaintext = 16384
 
 func TestTLSSendBatchKeepsMessages(t *testing.T) {
 	a, b := tlsPair(t)
@@ -160,5 +167,41 @@ func TestPendingOrderSurvivesAcks(t *testing.T) {
 	}
 	if len(s.pendingOrder) > 2*len(s.pending) {
 		t.Fatalf("order list of %d ids for %d pending: not compacted", len(s.pendingOrder), len(s.pending))
+	}
+}
+
+// A full file chunk, padded and encrypted by the ratchet, fills one TLS
+// record (16 KiB of plaintext, with our 4-byte length) and no more, at every
+// level, except on the first message of a sending chain at the quantum
+// level, which also carries a KEM object.
+func TestFileChunkFillsOneTLSRecord(t *testing.T) {
+	for _, pq := range []bool{false, true} {
+		secret := bytes.Repeat([]byte{7}, 64)
+		rk, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := ratchet.Config{PQ: pq}
+		a, err := ratchet.NewInitiator(cfg, secret, []byte("ad"), rk.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		f := &Frame{Type: FrameFileChunk, ID: 1, Offset: 1 << 40, Data: make([]byte, chunkSize)}
+		pt := f.Encode()
+		for i := 0; i < 3; i++ {
+			ct, err := a.Encrypt(pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := 4 + len(ct)
+			if i > 0 && size > tlsRecordPlaintext {
+				t.Errorf("pq=%v: a chunk is %d bytes inside TLS, more than one record (%d)", pq, size, tlsRecordPlaintext)
+			}
+			if i > 0 && size < tlsRecordPlaintext-512 {
+				t.Errorf("pq=%v: a chunk is %d bytes inside TLS: a %d-byte record is mostly padding waste", pq, size, tlsRecordPlaintext)
+			}
+			t.Logf("pq=%v message %d: frame %d bytes, %d inside TLS", pq, i, len(pt), size)
+		}
 	}
 }

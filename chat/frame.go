@@ -20,8 +20,12 @@ const (
 	MaxTextSize = 16 << 10
 	// MaxFileNameSize bounds the name of an offered file.
 	MaxFileNameSize = 255
-	// chunkSize is the payload of one file chunk.
-	chunkSize = 12 << 10
+	// chunkSize is the payload a sender puts in one file chunk: the frame
+	// (10 + 8 + 15,853 = 15,871 = 31·512 − 1 bytes) then pads exactly to a
+	// Padmé bucket of the ratchet (docs/PROTOCOL.md §4.5) and the encrypted
+	// message fills one 16 KiB inner-TLS record (tested). Receivers accept
+	// any chunk a frame can hold.
+	chunkSize = 31*512 - 1 - frameHeader - 8
 	// maxFrameSize bounds a whole frame (a full text message is the largest).
 	maxFrameSize = frameHeader + 8 + MaxTextSize
 )
