@@ -210,8 +210,9 @@ func (p *peer) emit(s State) {
 
 // settingEngine configures pion for rtcchat: our ICE credentials, no mDNS,
 // no ICE failure of its own (we apply our own deadlines), larger socket
-// buffers, detached data channels, and DTLS with X25519 and
-// ChaCha20-Poly1305 first and the extended master secret required.
+// buffers, detached data channels, DTLS with X25519 and
+// ChaCha20-Poly1305 first and the extended master secret required, and SCTP
+// loss recovery tuned for lossy paths (Config.SCTPMinCwnd, SCTPRTOMax).
 func settingEngine(cfg *Config, b *Blob) (*webrtc.SettingEngine, error) {
 	se := &webrtc.SettingEngine{}
 	se.DetachDataChannels()
@@ -264,6 +265,9 @@ func settingEngine(cfg *Config, b *Blob) (*webrtc.SettingEngine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtc: %w", err)
 	}
+	if cfg.wrapNet != nil {
+		n = cfg.wrapNet(n)
+	}
 	se.SetNet(n)
 	suites := []dtls.CipherSuiteID{
 		dtls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -277,6 +281,13 @@ func settingEngine(cfg *Config, b *Blob) (*webrtc.SettingEngine, error) {
 	se.SetDTLSEllipticCurves(dtlsElliptic.X25519, dtlsElliptic.P256, dtlsElliptic.P384)
 	se.SetDTLSExtendedMasterSecret(dtls.RequireExtendedMasterSecret)
 	se.SetSCTPMaxMessageSize(MaxMessageSize)
+	// Loss recovery (see DefaultSCTPMinCwnd and DefaultSCTPRTOMax).
+	if cfg.SCTPMinCwnd > 0 {
+		se.SetSCTPMinCwnd(uint32(cfg.SCTPMinCwnd))
+	}
+	if cfg.SCTPRTOMax > 0 {
+		se.SetSCTPRTOMax(cfg.SCTPRTOMax)
+	}
 	return se, nil
 }
 
