@@ -108,6 +108,12 @@ type Config struct {
 	PinnedPeer *PublicIdentity
 	// Timeout bounds the whole handshake in Run (DefaultTimeout if zero).
 	Timeout time.Duration
+	// Ephemerals, if set, are this side's fresh keys made ahead of time by
+	// Prepare (for this role and a level at least the negotiated one). New
+	// takes them: they serve this handshake only, are dropped when it ends,
+	// and a second New with the same value fails with ErrEphemeralsUsed.
+	// Nil: the handshake makes its keys itself.
+	Ephemerals *Ephemerals
 }
 
 // Result is what a completed handshake hands to the chat layer and the
@@ -243,6 +249,13 @@ func New(cfg Config) (*Handshake, error) {
 	h.transcript = append(h.transcript, byte(h.level))
 	h.transcript = append(h.transcript, h.blobsHash[:]...)
 	h.transcript = append(h.transcript, h.bindHash[:]...)
+	if cfg.Ephemerals != nil {
+		// Last, so that a configuration refused above leaves them unused.
+		if h.eph, h.kem, h.ratchet, err = cfg.Ephemerals.take(cfg.Role, h.level); err != nil {
+			return nil, err
+		}
+		h.cfg.Ephemerals = nil
+	}
 	return h, nil
 }
 
@@ -288,8 +301,15 @@ func (h *Handshake) randBytes(n int) ([]byte, error) {
 }
 
 // freshKeys makes the ephemeral X25519 key and, at level ≥ enhanced, the
-// ML-KEM-1024 key pair (from a 64-byte seed, FIPS 203 §6.1 ML-KEM.KeyGen_internal).
+// ML-KEM-1024 key pair (from a 64-byte seed, FIPS 203 §6.1 ML-KEM.KeyGen_internal),
+// unless they were prepared (Config.Ephemerals).
 func (h *Handshake) freshKeys() error {
+	if h.eph != nil {
+		if h.level >= LevelEnhanced && h.kem == nil {
+			return fmt.Errorf("%w: prepared ephemeral keys lack the ML-KEM-1024 key", ErrConfig)
+		}
+		return nil
+	}
 	b, err := h.randBytes(x25519Size)
 	if err != nil {
 		return err
@@ -491,14 +511,16 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
 		return nil, ErrReflection
 	}
-	rb, err := h.randBytes(x25519Size)
-	if err != nil {
-		return nil, err
-	}
-	h.ratchet, err = ecdh.X25519().NewPrivateKey(rb)
-	clear(rb)
-	if err != nil {
-		return nil, err
+	if h.ratchet == nil {
+		rb, err := h.randBytes(x25519Size)
+		if err != nil {
+			return nil, err
+		}
+		h.ratchet, err = ecdh.X25519().NewPrivateKey(rb)
+		clear(rb)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if h.nonce, err = h.randBytes(nonceSize); err != nil {
 		return nil, err

@@ -223,6 +223,24 @@ func (sk *PrivateKey) PublicKey() *PublicKey {
 // reading the nonce and the sampler seed from rand (crypto/rand.Reader if nil).
 func (sk *PrivateKey) Sign(rand io.Reader, msg []byte) ([]byte, error) { return sign(sk, rand, msg) }
 
+// Precompute computes the expanded signing key (the FFT basis and the LDL
+// tree, spec §3.8.3) now instead of on the first Sign, so that a caller can
+// do it before a signature is on its critical path. It is safe for
+// concurrent use with Sign but, like Sign, must not run concurrently with
+// Destroy. It fails for a key whose basis is invalid (see NewPrivateKey) or
+// that was destroyed.
+func (sk *PrivateKey) Precompute() error {
+	var nz int16
+	for _, v := range sk.f {
+		nz |= v
+	}
+	if nz == 0 {
+		return ErrKeyDestroyed
+	}
+	_, err := sk.expand()
+	return err
+}
+
 // Bytes returns the encoded public key (0x0A || h).
 func (pk *PublicKey) Bytes() []byte { return encodePublicKey(pk) }
 

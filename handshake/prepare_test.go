@@ -1,0 +1,239 @@
+package handshake
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+)
+
+// TestPreparedEphemeralsReproduceVectors: keys made ahead of time by Prepare
+// from the vectors' randomness streams give exactly the recorded messages and
+// outputs, so preparing changes nothing on the wire (PROTOCOL.md §2.8).
+func TestPreparedEphemeralsReproduceVectors(t *testing.T) {
+	raw, err := os.ReadFile(vectorsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vf vectorFile
+	if err := json.Unmarshal(raw, &vf); err != nil {
+		t.Fatal(err)
+	}
+	unhex := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, v := range vf.Vectors {
+		t.Run(v.Level, func(t *testing.T) {
+			level, err := ParseLevel(v.Level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idI, err := ParseIdentity(unhex(v.InitiatorIdentity))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idR, err := ParseIdentity(unhex(v.ResponderIdentity))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ri, rr := detRand(v.InitiatorRandom), detRand(v.ResponderRandom)
+			ei, err := Prepare(ri, Initiator, level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			er, err := Prepare(rr, Responder, level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ca := Config{Role: Initiator, Signer: idI,
+				LocalBlob: unhex(v.InitiatorBlob), PeerBlob: unhex(v.ResponderBlob),
+				LocalInfo: unhex(v.InitiatorInfo), PeerInfo: unhex(v.ResponderInfo),
+				LocalDTLSFingerprint: unhex(v.InitiatorDTLS), PeerDTLSFingerprint: unhex(v.ResponderDTLS),
+				Exporter: unhex(v.Exporter), Ephemerals: ei}
+			cb := Config{Role: Responder, Signer: idR,
+				LocalBlob: ca.PeerBlob, PeerBlob: ca.LocalBlob, LocalInfo: ca.PeerInfo, PeerInfo: ca.LocalInfo,
+				LocalDTLSFingerprint: ca.PeerDTLSFingerprint, PeerDTLSFingerprint: ca.LocalDTLSFingerprint,
+				Exporter: ca.Exporter, Ephemerals: er}
+			d := newDriver(t, ca, cb)
+			// The rest of each stream (encapsulation, nonce, signing) as in the vectors.
+			d.hi.rand, d.hr.rand = ri, rr
+			if _, err := d.run(nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.msgs) != len(v.Messages) {
+				t.Fatalf("%d messages, want %d", len(d.msgs), len(v.Messages))
+			}
+			for i, m := range d.msgs {
+				if !bytes.Equal(m, unhex(v.Messages[i])) {
+					t.Fatalf("message %d differs from the vector", i)
+				}
+			}
+			res, _ := d.hr.Result()
+			if h(res.SessionSecret) != v.SessionSecret || h(res.ResponderRatchetPublic.Bytes()) != v.ResponderRatchet {
+				t.Fatal("outputs differ from the vector")
+			}
+			// Both handshakes ended: their keys are gone from the state
+			// machines and from the Ephemerals.
+			for _, hs := range []*Handshake{d.hi, d.hr} {
+				if hs.eph != nil || hs.kem != nil || hs.ratchet != nil {
+					t.Fatalf("%v kept its ephemeral keys after the handshake", hs.cfg.Role)
+				}
+			}
+			for _, e := range []*Ephemerals{ei, er} {
+				if e.eph != nil || e.kem != nil || e.ratchet != nil || !e.gone {
+					t.Fatalf("%v's Ephemerals still hold keys", e.role)
+				}
+			}
+		})
+	}
+}
+
+// TestPreparedEphemeralsSessions: handshakes with prepared keys (crypto/rand)
+// on one or both sides give agreeing sessions at every level, and the
+// prepared keys are the ones on the wire.
+func TestPreparedEphemeralsSessions(t *testing.T) {
+	for _, level := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
+		for _, sides := range []string{"both", "initiator", "responder"} {
+			t.Run(level.String()+"/"+sides, func(t *testing.T) {
+				p := newTestPair(t, level, "prepared")
+				var wantEK []byte
+				if sides != "responder" {
+					e, err := Prepare(nil, Initiator, MaxSupportedLevel)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantEK = e.eph.PublicKey().Bytes()
+					p.ca.Ephemerals = e
+				}
+				if sides != "initiator" {
+					e, err := Prepare(nil, Responder, level)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.cb.Ephemerals = e
+				}
+				d := newDriver(t, p.ca, p.cb)
+				if _, err := d.run(nil); err != nil {
+					t.Fatal(err)
+				}
+				ri, _ := d.hi.Result()
+				rr, _ := d.hr.Result()
+				if !bytes.Equal(ri.SessionSecret, rr.SessionSecret) || ri.Level != level {
+					t.Fatal("sessions disagree")
+				}
+				if wantEK != nil {
+					init, err := parseInit(d.msgs[0], level)
+					if err != nil || !bytes.Equal(init.ephemeral, wantEK) {
+						t.Fatalf("Init does not carry the prepared key: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestPreparedEphemeralsSingleUse: a second handshake, or one after
+// Destroy, is refused with ErrEphemeralsUsed; keys for the wrong role or too
+// low a level are refused with ErrConfig and stay usable.
+func TestPreparedEphemeralsSingleUse(t *testing.T) {
+	p := newTestPair(t, LevelEnhanced, "single-use")
+	e, err := Prepare(nil, Initiator, LevelEnhanced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wrong role: refused, not consumed.
+	cb := p.cb
+	cb.Ephemerals = e
+	if _, err := New(cb); !errors.Is(err, ErrConfig) {
+		t.Fatalf("initiator keys on the responder: %v", err)
+	}
+	// Too low a level: refused, not consumed.
+	low, err := Prepare(nil, Initiator, LevelStandard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := p.ca
+	ca.Ephemerals = low
+	if _, err := New(ca); !errors.Is(err, ErrConfig) {
+		t.Fatalf("standard-level keys at level enhanced: %v", err)
+	}
+	low.Destroy()
+	if _, err := New(ca); !errors.Is(err, ErrEphemeralsUsed) {
+		t.Fatalf("after Destroy: %v", err)
+	}
+	// A configuration refused for another reason does not consume them.
+	bad := p.ca
+	bad.Ephemerals = e
+	bad.LocalBlob = nil
+	if _, err := New(bad); !errors.Is(err, ErrConfig) || e.gone {
+		t.Fatalf("bad config: %v (consumed: %v)", err, e.gone)
+	}
+	ca.Ephemerals = e
+	h1, err := New(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(ca); !errors.Is(err, ErrEphemeralsUsed) {
+		t.Fatalf("second use: %v", err)
+	}
+	// The first handshake still works, and a failure drops its keys.
+	if _, err := h1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h1.Handle([]byte{0x01, 0x09}); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	if h1.eph != nil || h1.kem != nil {
+		t.Fatal("failed handshake kept its prepared keys")
+	}
+	e.Destroy() // after use: a no-op
+	var nilE *Ephemerals
+	nilE.Destroy()
+	if _, err := Prepare(nil, Role(9), LevelStandard); !errors.Is(err, ErrConfig) {
+		t.Fatalf("unknown role: %v", err)
+	}
+	if _, err := Prepare(nil, Initiator, Level(9)); !errors.Is(err, ErrUnknownLevel) {
+		t.Fatalf("unknown level: %v", err)
+	}
+	if _, err := Prepare(bytes.NewReader(make([]byte, 40)), Initiator, LevelQuantum); err == nil {
+		t.Fatal("short randomness accepted")
+	}
+}
+
+func TestIdentityPrecompute(t *testing.T) {
+	id := testIdentity(t, 2)
+	if err := id.Precompute(); err != nil {
+		t.Fatal(err)
+	}
+	var _ Precomputer = id
+	msg := make([]byte, 32)
+	ed, fs, err := id.SignBundle(msg, LevelQuantum)
+	if err != nil || id.Public().VerifyBundle(msg, ed, fs, LevelQuantum) != nil {
+		t.Fatalf("signing after Precompute: %v", err)
+	}
+	id.Destroy()
+	if err := id.Precompute(); !errors.Is(err, ErrIdentityDestroyed) {
+		t.Fatalf("Precompute after Destroy: %v", err)
+	}
+}
+
+// BenchmarkPrepare is the work Prepare moves off the critical path, per side.
+func BenchmarkPrepare(b *testing.B) {
+	for _, role := range []Role{Initiator, Responder} {
+		b.Run(role.String(), func(b *testing.B) {
+			for b.Loop() {
+				e, err := Prepare(nil, role, LevelQuantum)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.Destroy()
+			}
+		})
+	}
+}
