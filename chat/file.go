@@ -105,8 +105,46 @@ type inTransfer struct {
 	hash     hash.Hash
 	written  uint64
 	lastAck  uint64
+	// A background fsync every fileSyncEvery bytes keeps the final one
+	// short: syncRes gets the result of the one in flight (nil if none).
+	lastSync uint64
+	syncRes  chan error
 	started  time.Time
 	lastProg time.Time
+}
+
+// fileSyncEvery is how much a receiver writes between background fsyncs.
+var fileSyncEvery uint64 = 8 << 20
+
+// backgroundSync collects the result of the background fsync in flight
+// (waiting for it if wait is set) and starts the next one when
+// fileSyncEvery bytes were written since the last. It is called with t.mu
+// held; the fsync itself runs without the lock, beside the transfer, so
+// the last fsync after file-done only has the tail to write.
+func (t *inTransfer) backgroundSync(wait bool) error {
+	if t.syncRes != nil {
+		if wait {
+			err := <-t.syncRes
+			t.syncRes = nil
+			return err
+		}
+		select {
+		case err := <-t.syncRes:
+			t.syncRes = nil
+			if err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	if !wait && t.written-t.lastSync >= fileSyncEvery {
+		t.lastSync = t.written
+		res, f := make(chan error, 1), t.tmp
+		t.syncRes = res
+		go func() { res <- f.Sync() }()
+	}
+	return nil
 }
 
 // status must be called with t.mu held or after the transfer ended.
@@ -322,6 +360,9 @@ func (s *Session) receiveFile(t *inTransfer, f *Frame) error {
 		}
 		t.hash.Write(f.Data)
 		t.written += uint64(len(f.Data))
+		if err := t.backgroundSync(false); err != nil {
+			return fail("sync: "+err.Error(), true)
+		}
 		if t.written-t.lastAck >= fileAckEvery && t.written < t.size {
 			t.lastAck = t.written
 			if err := s.sendFrame(&Frame{Type: FrameFileAck, ID: t.id, Offset: t.written}); err != nil {
@@ -338,6 +379,9 @@ func (s *Session) receiveFile(t *inTransfer, f *Frame) error {
 		}
 		if subtle.ConstantTimeCompare(t.hash.Sum(nil), t.sum[:]) != 1 {
 			return fail("SHA-256 mismatch: the file was damaged and has been discarded", true)
+		}
+		if err := t.backgroundSync(true); err != nil {
+			return fail("sync: "+err.Error(), true)
 		}
 		if err := t.tmp.Sync(); err != nil {
 			return fail("sync: "+err.Error(), true)

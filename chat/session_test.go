@@ -226,6 +226,9 @@ func writeRandomFile(t testing.TB, dir string, size int) (string, []byte) {
 }
 
 func TestSessionFileTransfer(t *testing.T) {
+	// Background fsyncs every 1 MiB run beside the transfer (8 MiB normally).
+	defer func(v uint64) { fileSyncEvery = v }(fileSyncEvery)
+	fileSyncEvery = 1 << 20
 	a, b, _ := sessionPair(t, nil, nil)
 	src, data := writeRandomFile(t, t.TempDir(), 3<<20+12345)
 	dst := t.TempDir()
