@@ -73,6 +73,32 @@ type Config struct {
 	// about PQInterval and lengthen recovery accordingly. A local policy:
 	// the peers need not agree.
 	PQInterval int
+
+	// Synchronous computes every DH ratchet step entirely inside the
+	// Decrypt call that triggers it, as the specification's pseudocode
+	// does, and starts no goroutine. By default (false) the sending half of
+	// the step (PROTOCOL.md §4.11: the new ratchet key, the second X25519,
+	// the ML-KEM operations) runs on a background goroutine started inside
+	// Decrypt, beside the receiving half, and the next Encrypt (or
+	// MarshalBinary) waits for it: the same state, the same messages, less
+	// latency. A local choice, not stored in the state.
+	Synchronous bool
+	// KeysAhead keeps the next X25519 key pair (and, on a side that
+	// generates ML-KEM keys, the next ML-KEM-1024 key pair) generated in
+	// the background one ratchet step before it is used, so no key
+	// generation is left on the path of a direction change. It weakens
+	// break-in recovery after a compromise of the process memory by one
+	// round trip (the pre-generated key is in memory up to one step before
+	// it is used; PROTOCOL.md §4.11); a stolen serialised state is not
+	// affected (pre-generated keys are never serialised). Ignored when
+	// Synchronous is set. A local choice, not stored in the state.
+	KeysAhead bool
+	// Keys, if set, supplies NewInitiator's first ratchet key pairs
+	// (GenerateKeys), made ahead of the session, for example while the
+	// connection is being set up, so NewInitiator generates none. They are
+	// taken by the first NewInitiator that gets them (a second use fails)
+	// and ignored by NewResponder and Unmarshal.
+	Keys *Keys
 }
 
 func (c Config) normalise() (Config, error) {

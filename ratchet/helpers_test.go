@@ -191,6 +191,9 @@ func restore(tb testing.TB, s *Session) *Session {
 func peekOwn(s *Session, msg []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.settleLocked(); err != nil {
+		return nil, err
+	}
 	w, err := parseWire(msg)
 	if err != nil {
 		return nil, err
@@ -222,4 +225,15 @@ var levels = []struct {
 	{"classic", Config{}},
 	{"pq", Config{PQ: true}},
 	{"pq-interval3", Config{PQ: true, PQInterval: 3}},
+}
+
+// settle applies the pending sending half of s's last ratchet step, so a
+// test can inspect the state fields directly.
+func settle(tb testing.TB, s *Session) {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.settleLocked(); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -576,6 +576,8 @@ func TestKEMRecoversFromLoss(t *testing.T) {
 		exchange(a, b, fmt.Sprint("a", i), true)
 		exchange(b, a, fmt.Sprint("b", i), true)
 	}
+	settle(t, a)
+	settle(t, b)
 	if a.st.sendMixed || b.st.sendMixed {
 		t.Fatal("a KEM secret was mixed although every KEM object was lost")
 	}
@@ -583,10 +585,12 @@ func TestKEMRecoversFromLoss(t *testing.T) {
 	mixedA, mixedB := 0, 0
 	for i := range 4 {
 		exchange(a, b, fmt.Sprint("A", i), false)
+		settle(t, b)
 		if b.st.sendMixed {
 			mixedB++
 		}
 		exchange(b, a, fmt.Sprint("B", i), false)
+		settle(t, a)
 		if a.st.sendMixed {
 			mixedA++
 		}
@@ -595,6 +599,8 @@ func TestKEMRecoversFromLoss(t *testing.T) {
 	if mixedA+mixedB < 3 {
 		t.Fatalf("only %d+%d mixed chains in 4 clean round trips", mixedA, mixedB)
 	}
+	settle(t, a)
+	settle(t, b)
 	if a.st.hasCt && b.st.hasCt {
 		t.Fatal("both sides hold an unconfirmed ciphertext")
 	}

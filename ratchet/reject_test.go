@@ -17,6 +17,7 @@ const rawFlagsOnly = 0xdeadbeef
 // could send. It does not change sender.
 func forge(t *testing.T, sender *Session, edit func(h *header) byte) []byte {
 	t.Helper()
+	settle(t, sender)
 	c := sender.st
 	h := header{pn: c.pn, n: c.ns}
 	copy(h.dh[:], c.dhs.PublicKey().Bytes())

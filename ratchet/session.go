@@ -56,7 +56,16 @@ type core struct {
 	ctOutID uint32        // id of the peer key it targets
 	ssOut   [keySize]byte // its shared secret
 	hasCt   bool
+
+	// pend is the sending half of the last DH ratchet step while it is
+	// still being computed (async.go); nil once applied. While it is set,
+	// dhs is nil and RK, CKs, NHKs, myDK, peerEK and the KEM ciphertext are
+	// those of before the sending half.
+	pend *sendJob
 }
+
+// ready reports whether c was initialised.
+func (c *core) ready() bool { return c.dhs != nil || c.pend != nil }
 
 func (c *core) wipe() {
 	clear(c.rk[:])
@@ -70,6 +79,7 @@ func (c *core) wipe() {
 	c.dhs = nil
 	c.myDK = nil
 	c.peerEK = nil
+	c.pend = nil // the job itself is wiped by the Session that owns it
 }
 
 // keySource supplies fresh key pairs; tests replace it to record or
@@ -103,6 +113,48 @@ type Session struct {
 	nskip   int            // total keys in skipped
 	src     keySource
 	closed  bool
+	pool    *keyPool       // Config.KeysAhead, else nil
+	bg      sync.WaitGroup // background goroutines (jobs, pool fills)
+}
+
+// settleLocked applies the pending sending half of the last ratchet step to
+// the session state.
+func (s *Session) settleLocked() error {
+	j := s.st.pend
+	if j == nil {
+		return nil
+	}
+	if err := s.st.finish(); err != nil {
+		return err
+	}
+	j.wipe()
+	return nil
+}
+
+// commitLocked makes c, a working copy of s.st, the session state. A job
+// that was pending in s.st and is no longer pending in c was applied to c:
+// its secrets are wiped.
+func (s *Session) commitLocked(c *core) {
+	if old := s.st.pend; old != nil && old != c.pend {
+		old.wipe()
+	}
+	s.st = *c
+}
+
+// discardLocked wipes a job started on working copy c that is not being
+// committed.
+func (s *Session) discardLocked(c *core) {
+	if c.pend != nil && c.pend != s.st.pend {
+		c.pend.wipe()
+	}
+}
+
+func (s *Session) startPool(x, dk bool) {
+	if !s.st.cfg.KeysAhead || s.st.cfg.Synchronous {
+		return
+	}
+	s.pool = &keyPool{src: s.src, wg: &s.bg}
+	s.pool.startFill(x, dk)
 }
 
 // NewInitiator starts the session of the side that sent the first handshake
@@ -167,28 +219,38 @@ func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, s
 	s := &Session{src: src}
 	c := &s.st
 	c.cfg = cfg
+	c.cfg.Keys = nil
 	c.ad = append([]byte(nil), ad...)
 	copy(c.dhr[:], responderKey.Bytes())
 	c.hasDHr = true
-	if c.dhs, err = src.newX25519(); err != nil {
+	// The first sending chain: the sending half of a DH ratchet step from
+	// RK0 (spec §3.3 RatchetInitAlice), computed synchronously.
+	c.rk = ik.rk
+	j := s.newJob(responderKey)
+	if cfg.Keys != nil {
+		if j.dhs, j.presetDK, err = cfg.Keys.take(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.decideKEM(j); err != nil {
 		return nil, err
 	}
-	dh, err := c.dhs.ECDH(responderKey)
+	j.run(false)
+	c.pend = j
+	err = c.finish()
+	j.wipe()
 	if err != nil {
-		return nil, fmt.Errorf("ratchet: responder key: %w", err)
-	}
-	c.rk, c.cks, c.nhks, err = kdfRK(&ik.rk, dh, nil)
-	clear(dh)
-	if err != nil {
+		s.wipeLocked()
+		if errors.Is(err, ErrProtocol) {
+			return nil, fmt.Errorf("ratchet: responder key: %w", err)
+		}
 		return nil, err
 	}
 	c.hks = ik.hka
 	c.nhkr = ik.nhkb
 	c.hkr, c.hasHKr = ik.hkb, true
 	c.ckr, c.hasCKr = ik.ckb, true
-	if err := c.chooseKEM(src); err != nil {
-		return nil, err
-	}
+	s.startPool(true, cfg.PQ)
 	return s, nil
 }
 
@@ -219,8 +281,10 @@ func newResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey, 
 	c.cks = ik.ckb
 	c.nhks = ik.nhkb
 	c.nhkr = ik.hka
+	c.cfg.Keys = nil
 	// The responder's initial chain carries no KEM object: the initiator's
 	// first chain starts the KEM ratchet.
+	s.startPool(true, false)
 	return s, nil
 }
 
@@ -248,6 +312,14 @@ func (s *Session) Close() error {
 }
 
 func (s *Session) wipeLocked() {
+	if j := s.st.pend; j != nil {
+		j.wipe()
+	}
+	if s.pool != nil {
+		s.pool.close()
+		s.pool = nil
+	}
+	s.bg.Wait()
 	s.st.wipe()
 	for i := range s.skipped {
 		clear(s.skipped[i].hk[:])
@@ -290,8 +362,11 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.st.dhs == nil {
+	if !s.st.ready() {
 		return nil, ErrUninitialised
+	}
+	if err := s.settleLocked(); err != nil {
+		return nil, err
 	}
 	c := &s.st
 	if c.ns == math.MaxUint32 {
@@ -392,11 +467,12 @@ func (s *Session) Decrypt(message []byte) ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.st.dhs == nil {
+	if !s.st.ready() {
 		return nil, ErrUninitialised
 	}
 	c := s.st // working copy; committed only on success
 	defer c.wipe()
+	defer s.discardLocked(&c)
 	var pending []pendingSkip
 	defer func() { wipePending(pending) }()
 	hAD := headerAD(c.ad, message[0])
@@ -440,10 +516,13 @@ func (s *Session) Decrypt(message []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
 	if err := c.skipTo(h.pn, &pending); err != nil {
 		return nil, err
 	}
-	if err := c.ratchetRecv(h, s.src); err != nil {
+	if err := c.ratchetRecv(h, s.newJob(nil)); err != nil {
 		return nil, err
 	}
 	return s.decryptInChain(&c, h, w, &pending)
@@ -467,7 +546,7 @@ func (s *Session) decryptInChain(c *core, h *header, w *wireMsg, pending *[]pend
 	}
 	c.ckr = next
 	c.nr = h.n + 1
-	s.st = *c
+	s.commitLocked(c)
 	s.commitSkipped(*pending)
 	return pt, nil
 }

@@ -43,8 +43,11 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.st.dhs == nil {
+	if !s.st.ready() {
 		return nil, ErrUninitialised
+	}
+	if err := s.settleLocked(); err != nil {
+		return nil, err
 	}
 	c := &s.st
 	var flags uint16

@@ -2,7 +2,7 @@ package ratchet
 
 import (
 	"crypto/ecdh"
-	"crypto/mlkem"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -17,12 +17,13 @@ const (
 	objCT   = 2
 )
 
-// chooseKEM decides which KEM object message 0 of a new sending chain
+// decideKEM decides which KEM object message 0 of a new sending chain
 // carries (PROTOCOL.md §4.6): none unless this is the PQInterval-th chain
 // since the last one that could carry one; else, in this order: resend our
 // unconfirmed ciphertext; encapsulate to the peer's newest key; resend our
-// pending encapsulation key; generate a new key pair.
-func (c *core) chooseKEM(src keySource) error {
+// pending encapsulation key; generate a new key pair. The costly operation,
+// if any, is left to j; core.finish applies its result.
+func (c *core) decideKEM(j *sendJob) error {
 	c.sendObj = objNone
 	if !c.cfg.PQ {
 		return nil
@@ -35,15 +36,11 @@ func (c *core) chooseKEM(src keySource) error {
 	switch {
 	case c.hasCt:
 		c.sendObj = objCT
+	case j.ekBytes != nil:
+		j.encNew, j.encID = true, c.peerEKID
+		c.sendObj = objCT
 	case c.peerEK != nil:
-		ss, ct, err := src.encapsulate(c.peerEK)
-		if err != nil {
-			return err
-		}
-		copy(c.ssOut[:], ss)
-		clear(ss)
-		c.ctOut, c.ctOutID, c.hasCt = ct, c.peerEKID, true
-		c.peerEK, c.peerEKID = nil, 0
+		j.encTo, j.encID = c.peerEK, c.peerEKID
 		c.sendObj = objCT
 	case c.myDK != nil:
 		c.sendObj = objEK
@@ -51,34 +48,75 @@ func (c *core) chooseKEM(src keySource) error {
 		if c.nextKEMID == math.MaxUint32 {
 			return ErrExhausted
 		}
-		dk, err := src.newMLKEM()
-		if err != nil {
-			return err
-		}
 		c.nextKEMID++
-		c.myDK, c.myDKID = dk, c.nextKEMID
+		c.myDKID = c.nextKEMID
+		j.genDK = true
 		c.sendObj = objEK
 	}
 	return nil
 }
 
+// newJob returns a sending-half job for the session's key source and pool.
+func (s *Session) newJob(peer *ecdh.PublicKey) *sendJob {
+	return &sendJob{done: make(chan struct{}), src: s.src, pool: s.pool, wg: &s.bg, peer: peer}
+}
+
 // ratchetRecv performs the DH ratchet step of spec §4.3 (DHRatchetHE) on c,
-// extended with the KEM ratchet of PROTOCOL.md §4.6.
-func (c *core) ratchetRecv(h *header, src keySource) error {
+// extended with the KEM ratchet of PROTOCOL.md §4.6. It computes the
+// receiving half at once and leaves the sending half in c.pend, running in
+// the background (or, with Config.Synchronous, finished before it returns).
+// c.pend must be nil. On error c.pend may hold a started job that the
+// caller must wipe.
+func (c *core) ratchetRecv(h *header, j *sendJob) error {
+	if c.pend != nil {
+		return errors.New("ratchet: internal error: DH step with a pending step")
+	}
 	if !c.cfg.PQ && h.flags != 0 {
 		return fmt.Errorf("%w: KEM fields in a classic session", ErrProtocol)
 	}
-	var mixIn []byte
-	if h.flags&flagMixed != 0 {
-		if !c.hasCt {
-			return fmt.Errorf("%w: peer mixed a KEM secret that was never sent", ErrProtocol)
-		}
-		mixIn = c.ssOut[:]
+	if h.flags&flagMixed != 0 && !c.hasCt {
+		return fmt.Errorf("%w: peer mixed a KEM secret that was never sent", ErrProtocol)
 	}
 	peerPub, err := ecdh.X25519().NewPublicKey(h.dh[:])
 	if err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
 	}
+	j.peer = peerPub
+
+	// The KEM object, if this message (the first one accepted from the new
+	// chain) carries one.
+	switch {
+	case h.flags&flagEK != 0:
+		if h.kemID > c.lastPeer {
+			if !ekModulusOK(h.obj) {
+				return fmt.Errorf("%w: peer ML-KEM key: encapsulation key fails the FIPS 203 modulus check", ErrProtocol)
+			}
+			j.ekBytes = append([]byte(nil), h.obj...)
+			c.peerEK, c.peerEKID, c.lastPeer = nil, h.kemID, h.kemID
+		}
+	case h.flags&flagCT != 0:
+		if c.myDK != nil && h.kemID == c.myDKID {
+			j.dk, j.ct = c.myDK, append([]byte(nil), h.obj...)
+			c.myDK, c.myDKID = nil, 0
+		}
+	}
+	var mixIn []byte
+	if h.flags&flagMixed != 0 {
+		mixIn = append([]byte(nil), c.ssOut[:]...)
+		defer clear(mixIn)
+		c.ctOut, c.ctOutID, c.hasCt = nil, 0, false
+		clear(c.ssOut[:])
+	}
+	if err := c.decideKEM(j); err != nil {
+		return err
+	}
+	if c.cfg.Synchronous {
+		j.run(false)
+	} else {
+		j.start()
+	}
+	c.pend = j
+
 	c.pn = c.ns
 	c.ns, c.nr = 0, 0
 	c.hks = c.nhks
@@ -94,46 +132,11 @@ func (c *core) ratchetRecv(h *header, src keySource) error {
 		return err
 	}
 	c.hasCKr = true
-	if mixIn != nil {
-		c.ctOut, c.ctOutID, c.hasCt = nil, 0, false
-		clear(c.ssOut[:])
-	}
-
-	// The KEM object, if this message (the first one accepted from the new
-	// chain) carries one.
-	var ss []byte
-	switch {
-	case h.flags&flagEK != 0:
-		if h.kemID > c.lastPeer {
-			ek, err := mlkem.NewEncapsulationKey1024(h.obj)
-			if err != nil {
-				return fmt.Errorf("%w: peer ML-KEM key: %v", ErrProtocol, err)
-			}
-			c.peerEK, c.peerEKID, c.lastPeer = ek, h.kemID, h.kemID
-		}
-	case h.flags&flagCT != 0:
-		if c.myDK != nil && h.kemID == c.myDKID {
-			ss, err = c.myDK.Decapsulate(h.obj)
-			if err != nil {
-				return fmt.Errorf("%w: ML-KEM ciphertext: %v", ErrProtocol, err)
-			}
-			defer clear(ss)
-			c.myDK, c.myDKID = nil, 0
-		}
-	}
-
-	if c.dhs, err = src.newX25519(); err != nil {
+	c.dhs = nil // the old ratchet key has done its work: forget it now
+	if c.cfg.Synchronous {
+		err := c.finish()
+		j.wipe()
 		return err
 	}
-	dh, err = c.dhs.ECDH(peerPub)
-	if err != nil {
-		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
-	}
-	c.rk, c.cks, c.nhks, err = kdfRK(&c.rk, dh, ss)
-	clear(dh)
-	if err != nil {
-		return err
-	}
-	c.sendMixed = ss != nil
-	return c.chooseKEM(src)
+	return nil
 }

@@ -233,6 +233,10 @@ func TestVectors(t *testing.T) {
 					t.Fatalf("message %d: %q, want %q", i, pt, m.Plaintext)
 				}
 			}
+			// Close waits for the background halves of the last steps,
+			// which draw the last recorded values.
+			a.Close()
+			b.Close()
 			if !as.allUsed() || !bs.allUsed() {
 				t.Fatalf("recorded random values not all drawn: initiator %d/%d %d/%d %d/%d, responder %d/%d %d/%d %d/%d",
 					as.xi, len(as.x), as.si, len(as.seeds), as.ei, len(as.enc), bs.xi, len(bs.x), bs.si, len(bs.seeds), bs.ei, len(bs.enc))
