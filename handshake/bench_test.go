@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// timedRun runs one handshake in lock step and returns the CPU time spent in
-// each side's own calls (New, Start/Handle) and the bytes on the wire.
+// timedRun runs one handshake in lock step and returns the time spent in
+// each side's own calls (New, Start/Handle) and the bytes on the wire. The
+// calls sign on another goroutine beside the rest of their work, so on two
+// or more cores this is a side's share of the critical path, less than its CPU.
 func timedRun(b *testing.B, p *testPair) (ti, tr time.Duration, wire int) {
 	return timedRunPrepared(b, p, false)
 }

@@ -358,6 +358,29 @@ func (h *Handshake) sign(th []byte) (edSig, falconSig []byte, err error) {
 	return edSig, falconSig, nil
 }
 
+// signature is the outcome of a signing started by signAsync.
+type signature struct {
+	ed, falcon []byte
+	err        error
+}
+
+// signAsync signs th on another goroutine, so that the work that does not
+// feed the signed transcript (the X25519 exchanges, decapsulation, checking
+// the peer's signature) runs beside it on another core: the signature is
+// the largest single cost of a side's step (PROTOCOL.md §2.8). The result
+// must always be received, and a signature is sent only after every check
+// of the peer's message has passed. It reads h.rand (deterministic tests),
+// which nothing else reads until the result is received.
+func (h *Handshake) signAsync(th []byte) <-chan signature {
+	ch := make(chan signature, 1)
+	go func() {
+		var s signature
+		s.ed, s.falcon, s.err = h.sign(th)
+		ch <- s
+	}()
+	return ch
+}
+
 func (h *Handshake) transcriptHash(extra ...[]byte) []byte {
 	d := sha256.New()
 	d.Write(h.transcript)
@@ -525,21 +548,6 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	if h.nonce, err = h.randBytes(nonceSize); err != nil {
 		return nil, err
 	}
-	// X3DH-style exchanges (PROTOCOL.md §2.5):
-	// DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R), DH3 = DH(EK_I, EK_R).
-	dh1, err := x25519(h.eph, h.peer.xpub)
-	if err != nil {
-		return nil, err
-	}
-	dh2, err := h.cfg.Signer.IdentityDH(h.peerEph)
-	if err != nil {
-		return nil, signerErr(err)
-	}
-	dh3, err := x25519(h.eph, h.peerEph)
-	if err != nil {
-		return nil, err
-	}
-	h.setDH(dh1, dh2, dh3)
 	r := &responseMsg{
 		level:     h.level,
 		identity:  h.self.Bytes(),
@@ -556,13 +564,43 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		r.kemKey = h.kem.EncapsulationKey().Bytes()
 		r.kemCT = ct
 	}
-	signed := r.marshalSigned()
-	if r.edSig, r.falconSig, err = h.sign(h.transcriptHash(signed)); err != nil {
-		return nil, err
+	// Everything signed is known: sign while computing the key material.
+	sig := h.signAsync(h.transcriptHash(r.marshalSigned()))
+	dhErr := h.responderDH()
+	sg := <-sig
+	if dhErr != nil {
+		return nil, dhErr
 	}
+	if sg.err != nil {
+		return nil, sg.err
+	}
+	r.edSig, r.falconSig = sg.ed, sg.falcon
 	out := r.marshal()
 	h.transcript = append(h.transcript, out...)
 	return out, nil
+}
+
+// responderDH computes the X3DH-style exchanges (PROTOCOL.md §2.5):
+// DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R), DH3 = DH(EK_I, EK_R). The
+// identity exchange goes last: a Signer in another process is busy signing.
+func (h *Handshake) responderDH() error {
+	dh1, err := x25519(h.eph, h.peer.xpub)
+	if err != nil {
+		return err
+	}
+	dh3, err := x25519(h.eph, h.peerEph)
+	if err != nil {
+		clear(dh1)
+		return err
+	}
+	dh2, err := h.cfg.Signer.IdentityDH(h.peerEph)
+	if err != nil {
+		clear(dh1)
+		clear(dh3)
+		return signerErr(err)
+	}
+	h.setDH(dh1, dh2, dh3)
+	return nil
 }
 
 func (h *Handshake) setDH(dh1, dh2, dh3 []byte) {
@@ -589,54 +627,86 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	if h.peer, err = h.checkPeer(m.identity); err != nil {
 		return nil, err
 	}
-	if err := h.peer.VerifyBundle(h.transcriptHash(b[:m.signedLen]), m.edSig, m.falconSig, h.level); err != nil {
-		return nil, err
-	}
-	if bytes.Equal(m.ephemeral, h.eph.PublicKey().Bytes()) {
-		return nil, ErrReflection
-	}
-	h.peerEph, h.peerRat, h.nonceCmt = m.ephemeral, m.ratchet, m.nonceCmt
-	if _, err := ecdh.X25519().NewPublicKey(h.peerRat); err != nil {
-		return nil, fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
-	}
-	dh1, err := h.cfg.Signer.IdentityDH(h.peerEph)
-	if err != nil {
-		return nil, signerErr(err)
-	}
-	dh2, err := x25519(h.eph, h.peer.xpub)
-	if err != nil {
-		return nil, err
-	}
-	dh3, err := x25519(h.eph, h.peerEph)
-	if err != nil {
-		return nil, err
-	}
-	h.setDH(dh1, dh2, dh3)
+	thR := h.transcriptHash(b[:m.signedLen])
+	// Finish's signed part (th2 ‖ CT_I) needs only the peer's ML-KEM key:
+	// encapsulate first, then sign while the Response is checked and the
+	// keys are computed. Errors are still reported in the order of §2.5,
+	// and the signature is dropped unless every check passed.
 	f := &finishMsg{}
+	var kemErr error
 	if h.level >= LevelEnhanced {
 		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
-		}
-		if h.ssToInit, err = h.kem.Decapsulate(m.kemCT); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
-		}
-		if h.ssToResp, f.kemCT, err = h.encapsulate(h.peerKEM); err != nil {
-			return nil, err
+			kemErr = fmt.Errorf("%w: %v", ErrMLKEMKey, err)
+		} else if h.ssToResp, f.kemCT, err = h.encapsulate(h.peerKEM); err != nil {
+			kemErr = err
 		}
 	}
 	h.transcript = append(h.transcript, b...)
 	copy(f.prevHash[:], h.transcriptHash())
-	signed := f.marshalSigned()
-	th3 := h.transcriptHash(signed)
-	h.deriveKeys(th3)
-	if f.edSig, f.falconSig, err = h.sign(th3); err != nil {
+	th3 := h.transcriptHash(f.marshalSigned())
+	var sig <-chan signature
+	if kemErr == nil {
+		sig = h.signAsync(th3)
+	}
+	err = h.checkResponse(m, thR, kemErr)
+	if sig != nil {
+		sg := <-sig
+		if err == nil {
+			err = sg.err
+		}
+		f.edSig, f.falconSig = sg.ed, sg.falcon
+	}
+	if err != nil {
 		return nil, err
 	}
+	h.deriveKeys(th3)
 	maced := f.marshalMACed(h.level)
 	mac := h.mac(labelInitiatorMAC, h.transcriptHash(maced))
 	out := append(maced, mac...)
 	h.transcript = append(h.transcript, out...)
 	return out, nil
+}
+
+// checkResponse is the initiator's checks of Response after the identity
+// (signatures over thR, reflection, ratchet key), the X25519 exchanges, the
+// outcome of the ML-KEM encapsulation (kemErr) and the decapsulation.
+func (h *Handshake) checkResponse(m *responseMsg, thR []byte, kemErr error) error {
+	if err := h.peer.VerifyBundle(thR, m.edSig, m.falconSig, h.level); err != nil {
+		return err
+	}
+	if bytes.Equal(m.ephemeral, h.eph.PublicKey().Bytes()) {
+		return ErrReflection
+	}
+	h.peerEph, h.peerRat, h.nonceCmt = m.ephemeral, m.ratchet, m.nonceCmt
+	if _, err := ecdh.X25519().NewPublicKey(h.peerRat); err != nil {
+		return fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
+	}
+	dh1, err := h.cfg.Signer.IdentityDH(h.peerEph)
+	if err != nil {
+		return signerErr(err)
+	}
+	dh2, err := x25519(h.eph, h.peer.xpub)
+	if err != nil {
+		clear(dh1)
+		return err
+	}
+	dh3, err := x25519(h.eph, h.peerEph)
+	if err != nil {
+		clear(dh1)
+		clear(dh2)
+		return err
+	}
+	h.setDH(dh1, dh2, dh3)
+	if kemErr != nil {
+		return kemErr
+	}
+	if h.level >= LevelEnhanced {
+		var err error
+		if h.ssToInit, err = h.kem.Decapsulate(m.kemCT); err != nil {
+			return fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
+		}
+	}
+	return nil
 }
 
 // deriveKeys computes PRK = HKDF-Extract(salt = th3, F || DH1 || DH2 || DH3
@@ -680,13 +750,27 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Finish does not follow our Response", ErrTranscript)
 	}
 	th3 := h.transcriptHash(b[:m.signedLen])
-	if err := h.peer.VerifyBundle(th3, m.edSig, m.falconSig, h.level); err != nil {
+	// Decapsulate beside the signature checks (another core); the
+	// signatures' verdict comes first, as in §2.5.
+	var ss []byte
+	var decErr error
+	decapsulated := make(chan struct{})
+	if h.level >= LevelEnhanced {
+		go func() {
+			defer close(decapsulated)
+			ss, decErr = h.kem.Decapsulate(m.kemCT)
+		}()
+	} else {
+		close(decapsulated)
+	}
+	err = h.peer.VerifyBundle(th3, m.edSig, m.falconSig, h.level)
+	<-decapsulated
+	h.ssToResp = ss
+	if err != nil {
 		return nil, err
 	}
-	if h.level >= LevelEnhanced {
-		if h.ssToResp, err = h.kem.Decapsulate(m.kemCT); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
-		}
+	if decErr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, decErr)
 	}
 	h.deriveKeys(th3)
 	want := h.mac(labelInitiatorMAC, h.transcriptHash(b[:m.macLen]))

@@ -84,6 +84,13 @@ func Prepare(r io.Reader, role Role, maxLevel Level) (*Ephemerals, error) {
 // Role returns the role the keys were prepared for.
 func (e *Ephemerals) Role() Role { return e.role }
 
+// Spent reports whether a handshake took the keys or Destroy dropped them.
+func (e *Ephemerals) Spent() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gone
+}
+
 // Destroy drops keys that no handshake took (a no-op after one did).
 func (e *Ephemerals) Destroy() {
 	if e == nil {

@@ -171,13 +171,16 @@ func TestPreparedEphemeralsSingleUse(t *testing.T) {
 	bad := p.ca
 	bad.Ephemerals = e
 	bad.LocalBlob = nil
-	if _, err := New(bad); !errors.Is(err, ErrConfig) || e.gone {
-		t.Fatalf("bad config: %v (consumed: %v)", err, e.gone)
+	if _, err := New(bad); !errors.Is(err, ErrConfig) || e.Spent() {
+		t.Fatalf("bad config: %v (consumed: %v)", err, e.Spent())
 	}
 	ca.Ephemerals = e
 	h1, err := New(ca)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !e.Spent() {
+		t.Fatal("taken keys not marked spent")
 	}
 	if _, err := New(ca); !errors.Is(err, ErrEphemeralsUsed) {
 		t.Fatalf("second use: %v", err)
