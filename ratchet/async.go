@@ -75,10 +75,17 @@ func (j *sendJob) run(parallel bool) {
 		kemErr = j.runKEM()
 	}
 	j.err = errors.Join(dhErr, kemErr)
-	pool, tookX, tookDK := j.pool, j.dhs == nil, j.genDK && j.presetDK == nil
+	// Claim the pool slots to refill before the job is seen done: a later
+	// step then waits for these keys instead of drawing its own, so keys
+	// are drawn one at a time, in order.
+	var x, dk *poolSlot
+	pool := j.pool
+	if pool != nil {
+		x, dk = pool.claim(j.dhs == nil, j.genDK && j.presetDK == nil)
+	}
 	close(j.done)
 	if pool != nil {
-		pool.fill(tookX, tookDK)
+		pool.fill(x, dk)
 	}
 }
 
@@ -229,41 +236,45 @@ type poolSlot struct {
 	err   error
 }
 
-// claim installs an empty slot for the filler, or returns nil when the
-// pool is closed or the slot is already taken care of.
-func (p *keyPool) claim(slot **poolSlot) *poolSlot {
+// claim installs empty slots for the requested keys and returns them for
+// the caller to fill (nil for a slot not requested, already installed, or
+// when the pool is closed). A take finds a claimed slot and waits for it.
+func (p *keyPool) claim(x, dk bool) (xs, dks *poolSlot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || *slot != nil {
-		return nil
+	if p.closed {
+		return nil, nil
 	}
-	s := &poolSlot{ready: make(chan struct{})}
-	*slot = s
-	return s
+	if x && p.x == nil {
+		xs = &poolSlot{ready: make(chan struct{})}
+		p.x = xs
+	}
+	if dk && p.dk == nil {
+		dks = &poolSlot{ready: make(chan struct{})}
+		p.dk = dks
+	}
+	return xs, dks
 }
 
-// fill generates the requested keys in the calling goroutine.
-func (p *keyPool) fill(x, dk bool) {
-	if x {
-		if s := p.claim(&p.x); s != nil {
-			s.x, s.err = p.src.newX25519()
-			close(s.ready)
-		}
+// fill generates the keys of claimed slots in the calling goroutine.
+func (p *keyPool) fill(x, dk *poolSlot) {
+	if x != nil {
+		x.x, x.err = p.src.newX25519()
+		close(x.ready)
 	}
-	if dk {
-		if s := p.claim(&p.dk); s != nil {
-			s.dk, s.err = p.src.newMLKEM()
-			close(s.ready)
-		}
+	if dk != nil {
+		dk.dk, dk.err = p.src.newMLKEM()
+		close(dk.ready)
 	}
 }
 
-// startFill fills the pool on a goroutine tracked by p.wg.
+// startFill claims slots and fills them on a goroutine tracked by p.wg.
 func (p *keyPool) startFill(x, dk bool) {
+	xs, dks := p.claim(x, dk)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.fill(x, dk)
+		p.fill(xs, dks)
 	}()
 }
 

@@ -2,7 +2,9 @@ package ratchet
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 )
 
 // Benchmarks for issue 5: 100-byte messages, encrypt+decrypt per op.
@@ -173,5 +175,85 @@ func BenchmarkBulk(b *testing.B) {
 			}
 			reportMsgs(b, b.N, overhead)
 		})
+	}
+}
+
+// roundTripModes are the ways of computing a DH ratchet step compared by
+// BenchmarkRoundTrip: "sync" is the specification's pseudocode (everything
+// inside Decrypt: the baseline), "bg" the default (sending half in the
+// background), "ahead" the default plus key pairs generated one step ahead.
+var roundTripModes = []struct {
+	name string
+	set  func(*Config)
+}{
+	{"sync", func(c *Config) { c.Synchronous = true }},
+	{"bg", func(c *Config) {}},
+	{"ahead", func(c *Config) { c.KeysAhead = true }},
+}
+
+// BenchmarkRoundTrip measures the latency of a round trip in a
+// conversation where every message is a direction change: x encrypts 100
+// bytes, y decrypts and replies at once, x decrypts the reply. "idle"
+// pauses 1 ms between round trips (timer stopped), as a chat does between
+// messages, so work left in the background can finish; "b2b" sends the next
+// message at once. rtt-µs is the wall-clock time of the round trip (its
+// critical path; rtt-µs-median its median, less disturbed by other
+// processes); cpu-µs/rtt the CPU time of the whole process per round
+// trip, pauses included. Compare the modes within one run: the machine is
+// shared and noisy.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, pause := range []struct {
+		name string
+		d    time.Duration
+	}{{"idle", time.Millisecond}, {"b2b", 0}} {
+		for _, l := range levels[:2] {
+			for _, m := range roundTripModes {
+				b.Run(pause.name+"/"+l.name+"/"+m.name, func(b *testing.B) {
+					cfg := l.cfg
+					m.set(&cfg)
+					x, y := newPair(b, cfg)
+					defer x.Close()
+					defer y.Close()
+					msg := make([]byte, benchMsgSize)
+					// Warm up past the start of the KEM ratchet.
+					for range 3 {
+						mustDecrypt(b, y, mustEncrypt(b, x, ""), "")
+						mustDecrypt(b, x, mustEncrypt(b, y, ""), "")
+					}
+					rtts := make([]time.Duration, 0, b.N)
+					startCPU(b)
+					for i := 0; i < b.N; i++ {
+						if pause.d > 0 {
+							b.StopTimer()
+							time.Sleep(pause.d)
+							b.StartTimer()
+						}
+						t0 := time.Now()
+						ct, err := x.Encrypt(msg)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := y.Decrypt(ct); err != nil {
+							b.Fatal(err)
+						}
+						if ct, err = y.Encrypt(msg); err != nil {
+							b.Fatal(err)
+						}
+						if _, err := x.Decrypt(ct); err != nil {
+							b.Fatal(err)
+						}
+						rtts = append(rtts, time.Since(t0))
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "rtt-µs")
+					slices.Sort(rtts)
+					b.ReportMetric(float64(rtts[len(rtts)/2].Nanoseconds())/1e3, "rtt-µs-median")
+					if cpuStart > 0 {
+						b.ReportMetric((processCPU()-cpuStart)*1e6/float64(b.N), "cpu-µs/rtt")
+					}
+					b.ReportMetric(0, "ns/op")
+				})
+			}
+		}
 	}
 }

@@ -237,3 +237,20 @@ func settle(tb testing.TB, s *Session) {
 		tb.Fatal(err)
 	}
 }
+
+// modeLevels adds the other ways of computing a ratchet step (Config
+// Synchronous and KeysAhead) to levels, for the tests that drive sessions
+// with the system key source. They must all behave the same.
+var modeLevels = append(append([]struct {
+	name string
+	cfg  Config
+}(nil), levels...), []struct {
+	name string
+	cfg  Config
+}{
+	{"classic-sync", Config{Synchronous: true}},
+	{"pq-sync", Config{PQ: true, Synchronous: true}},
+	{"classic-ahead", Config{KeysAhead: true}},
+	{"pq-ahead", Config{PQ: true, KeysAhead: true}},
+	{"pq-interval3-ahead", Config{PQ: true, PQInterval: 3, KeysAhead: true}},
+}...)

@@ -64,7 +64,7 @@ func TestChainKDFVector(t *testing.T) {
 }
 
 func TestInOrder(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			for i := range 5 {
@@ -84,7 +84,7 @@ func TestInOrder(t *testing.T) {
 }
 
 func TestResponderSpeaksFirst(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			b0 := mustEncrypt(t, b, "bob first")
@@ -100,7 +100,7 @@ func TestResponderSpeaksFirst(t *testing.T) {
 }
 
 func TestOutOfOrder(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			var ms [][]byte
@@ -124,7 +124,7 @@ func TestOutOfOrder(t *testing.T) {
 }
 
 func TestLostMessages(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			for round := range 6 {
@@ -152,7 +152,7 @@ func TestLostMessages(t *testing.T) {
 }
 
 func TestBothSendAtOnce(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			mustDecrypt(t, b, mustEncrypt(t, a, "hello"), "hello")
@@ -173,7 +173,7 @@ func TestLongOneWay(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			for i := range n {
@@ -190,7 +190,7 @@ func TestLongPingPong(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	}
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			for i := range n {
@@ -214,7 +214,7 @@ func TestLongPingPong(t *testing.T) {
 }
 
 func TestRestartFromState(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			var held [][]byte
@@ -239,7 +239,7 @@ func TestRestartFromState(t *testing.T) {
 }
 
 func TestReplayRejected(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			m0 := mustEncrypt(t, a, "m0")
@@ -269,7 +269,7 @@ func TestReplayRejected(t *testing.T) {
 // KEM object, in-chain and ratchet-step) and checks each is rejected with
 // the state untouched, and the genuine message still decrypts afterwards.
 func TestTamperedRejected(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			check := func(recv *Session, m []byte, want string) {
@@ -491,7 +491,7 @@ func TestHeaderRejections(t *testing.T) {
 }
 
 func TestConcurrentSendReceive(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			const n = 300
@@ -626,7 +626,7 @@ func TestUnmarshalBinary(t *testing.T) {
 // TestReflectionRejected: a side's own messages sent back to it are not
 // accepted (sending and receiving header keys differ in every state).
 func TestReflectionRejected(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			for i := range 4 {

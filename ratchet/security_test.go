@@ -12,7 +12,7 @@ import (
 // TestForwardSecrecy: a message key decrypts once; state captured later
 // cannot decrypt earlier messages (received or sent).
 func TestForwardSecrecy(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			var ms [][]byte
@@ -127,7 +127,7 @@ var warmups = []struct {
 // at both levels. The first two messages after t are readable: that shows
 // the attacker is real and the test can fail.
 func TestBreakInRecovery(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		for _, w := range warmups {
 			for _, victimIsAlice := range []bool{true, false} {
 				name := fmt.Sprintf("%s/%s/victim=%s", l.name, w.name, map[bool]string{true: "initiator", false: "responder"}[victimIsAlice])
@@ -216,7 +216,7 @@ func TestQuantumBreakInRecovery(t *testing.T) {
 // reused key and the constant nonce it would be identical), and the
 // receiver takes only one of the two.
 func TestRollbackNoKeyReuse(t *testing.T) {
-	for _, l := range levels {
+	for _, l := range modeLevels {
 		t.Run(l.name, func(t *testing.T) {
 			a, b := newPair(t, l.cfg)
 			mustDecrypt(t, b, mustEncrypt(t, a, "warm-up"), "warm-up")

@@ -190,7 +190,17 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("%d cases, want 2", len(f.Cases))
 	}
 	for _, c := range f.Cases {
-		t.Run(c.Name, func(t *testing.T) {
+		// Every way of computing a step (roundTripModes) must decrypt the
+		// recorded messages drawing exactly the recorded values in order.
+		for _, mode := range roundTripModes {
+			testVectorCase(t, c, mode.name, mode.set)
+		}
+	}
+}
+
+func testVectorCase(t *testing.T, c vecCase, mode string, set func(*Config)) {
+	{
+		t.Run(c.Name+"/"+mode, func(t *testing.T) {
 			h := func(s string) []byte {
 				b, err := hex.DecodeString(s)
 				if err != nil {
@@ -207,6 +217,7 @@ func TestVectors(t *testing.T) {
 			}
 			as, bs := src(c.Initiator), src(c.Responder)
 			cfg := Config{PQ: c.PQ}
+			set(&cfg)
 			a, err := newInitiator(cfg, h(c.Secret), h(c.AD), rk.PublicKey(), as)
 			if err != nil {
 				t.Fatal(err)
