@@ -516,23 +516,20 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(m.bindingHash[:], h.bindHash[:]) != 1 {
 		return nil, ErrChannelBinding
 	}
-	if h.peer, err = h.checkPeer(m.identity); err != nil {
-		return nil, err
-	}
 	h.peerEph = m.ephemeral
 	if m.kemKey != nil {
 		// FIPS 203 §7.2 encapsulation key check (the modulus check) is done
 		// by crypto/mlkem when decoding.
 		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
+			if _, perr := h.checkPeer(m.identity); perr != nil {
+				return nil, perr // the identity's verdict first, as in §2.5
+			}
 			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
 		}
 	}
 	h.transcript = append(h.transcript, b...)
 	if err := h.freshKeys(); err != nil {
 		return nil, err
-	}
-	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
-		return nil, ErrReflection
 	}
 	if h.ratchet == nil {
 		rb, err := h.randBytes(x25519Size)
@@ -564,12 +561,14 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		r.kemKey = h.kem.EncapsulationKey().Bytes()
 		r.kemCT = ct
 	}
-	// Everything signed is known: sign while computing the key material.
+	// Everything signed is known (none of it depends on the initiator's
+	// identity): sign while checking that identity and computing the key
+	// material. The signature is dropped if a check fails.
 	sig := h.signAsync(h.transcriptHash(r.marshalSigned()))
-	dhErr := h.responderDH()
+	checkErr := h.checkInit(m)
 	sg := <-sig
-	if dhErr != nil {
-		return nil, dhErr
+	if checkErr != nil {
+		return nil, checkErr
 	}
 	if sg.err != nil {
 		return nil, sg.err
@@ -580,10 +579,19 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-// responderDH computes the X3DH-style exchanges (PROTOCOL.md §2.5):
-// DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R), DH3 = DH(EK_I, EK_R). The
-// identity exchange goes last: a Signer in another process is busy signing.
-func (h *Handshake) responderDH() error {
+// checkInit is the responder's check of the initiator's identity (encoding,
+// commitment, pin) and of reflection, then the X3DH-style exchanges
+// (PROTOCOL.md §2.5): DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R),
+// DH3 = DH(EK_I, EK_R). The identity exchange goes last: a Signer in another
+// process is busy signing.
+func (h *Handshake) checkInit(m *initMsg) error {
+	var err error
+	if h.peer, err = h.checkPeer(m.identity); err != nil {
+		return err
+	}
+	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
+		return ErrReflection
+	}
 	dh1, err := x25519(h.eph, h.peer.xpub)
 	if err != nil {
 		return err
@@ -623,9 +631,6 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	}
 	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
 		return nil, fmt.Errorf("%w: Response does not answer our Init", ErrTranscript)
-	}
-	if h.peer, err = h.checkPeer(m.identity); err != nil {
-		return nil, err
 	}
 	thR := h.transcriptHash(b[:m.signedLen])
 	// Finish's signed part (th2 ‖ CT_I) needs only the peer's ML-KEM key:
@@ -667,10 +672,14 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-// checkResponse is the initiator's checks of Response after the identity
-// (signatures over thR, reflection, ratchet key), the X25519 exchanges, the
-// outcome of the ML-KEM encapsulation (kemErr) and the decapsulation.
+// checkResponse is the initiator's checks of Response (identity, signatures
+// over thR, reflection, ratchet key), the X25519 exchanges, the outcome of
+// the ML-KEM encapsulation (kemErr) and the decapsulation.
 func (h *Handshake) checkResponse(m *responseMsg, thR []byte, kemErr error) error {
+	var err error
+	if h.peer, err = h.checkPeer(m.identity); err != nil {
+		return err
+	}
 	if err := h.peer.VerifyBundle(thR, m.edSig, m.falconSig, h.level); err != nil {
 		return err
 	}

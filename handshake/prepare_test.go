@@ -240,3 +240,54 @@ func BenchmarkPrepare(b *testing.B) {
 		})
 	}
 }
+
+// Each side signs beside its checks of the peer's message; with several
+// faults in one message the error is still the first in the order of §2.5,
+// and the failing side sends nothing.
+func TestParallelSigningKeepsErrorOrder(t *testing.T) {
+	p := newTestPair(t, LevelQuantum, "error-order")
+	badKEM := func(off int) func([]byte) []byte {
+		return func(m []byte) []byte {
+			for i := off; i < off+384; i++ {
+				m[i] = 0xff // coefficients >= q
+			}
+			return m
+		}
+	}
+	initKEM := 3 + 2*hashSize + PublicIdentitySize + x25519Size
+	initEd := 3 + 2*hashSize + 2
+	respKEM := 3 + hashSize + PublicIdentitySize + 3*x25519Size
+	for _, tc := range []struct {
+		name  string
+		msg   int
+		f     func([]byte) []byte
+		side  Role
+		want  error
+		avoid error
+	}{
+		{"Init: bad identity and bad ML-KEM key", mInit, func(m []byte) []byte {
+			copy(m[initEd:], append([]byte{1}, make([]byte, 31)...))
+			return badKEM(initKEM)(m)
+		}, Responder, ErrEd25519PublicKey, ErrMLKEMKey},
+		{"Init: bad ML-KEM key only", mInit, badKEM(initKEM), Responder, ErrMLKEMKey, nil},
+		{"Init: bad identity only", mInit, func(m []byte) []byte {
+			copy(m[initEd:], append([]byte{1}, make([]byte, 31)...))
+			return m
+		}, Responder, ErrEd25519PublicKey, nil},
+		{"Response: bad ML-KEM key (so bad signatures)", mResponse, badKEM(respKEM), Initiator, ErrEd25519Signature, ErrMLKEMKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDriver(t, p.ca, p.cb)
+			expectFail(t, d, at(tc.msg, tc.f), tc.side, tc.want)
+			if tc.avoid != nil {
+				_, err := newDriver(t, p.ca, p.cb).run(at(tc.msg, tc.f))
+				if errors.Is(err, tc.avoid) {
+					t.Fatalf("error %v also names %v", err, tc.avoid)
+				}
+			}
+			if len(d.msgs) != tc.msg+1 {
+				t.Fatalf("%d messages sent, want %d (no reply from the failing side)", len(d.msgs), tc.msg+1)
+			}
+		})
+	}
+}
