@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-short bench fuzz demo vet fmt cross clean
+.PHONY: all build test test-short bench fuzz faults demo vet fmt cross clean
 
 all: build
 
@@ -37,6 +37,11 @@ bench:
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# The fault tests (root) with the 16 MiB file in every condition, 30% loss
+# included, which make test runs with 1 MiB (see faults.TestPacketLoss).
+faults:
+	RTCCHAT_FAULTS_FULL=1 $(GO) test -race -timeout 90m -v ./faults/
 
 demo: build
 	$(BIN) demo
