@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -76,23 +77,147 @@ func (c *Config) blobInfo() ([]byte, error) {
 	return handshake.EncodeBlobInfo(bi)
 }
 
-// Offer is the offering side of a connection in progress.
-type Offer struct {
-	cfg Config
-	o   *rtc.Offerer
+// maxLevel is the highest level this side may negotiate.
+func (c *Config) maxLevel() handshake.Level {
+	if c.MaxLevel != 0 {
+		return c.MaxLevel
+	}
+	return handshake.MaxSupportedLevel
 }
 
-// NewOffer gathers candidates and prepares the offer blob.
+// prepared is the set-up work that does not depend on the peer, done in the
+// background while the people exchange blobs (docs/PROTOCOL.md §2.8, §6.1):
+// the inner TLS certificate, the handshake's ephemeral keys
+// (handshake.Prepare) and the signer's own precomputation (the expanded
+// FALCON-1024 key). establish waits for each piece when it needs it; a
+// piece that failed or was taken already is made on the spot as before.
+type prepared struct {
+	certReady chan struct{} // closed once cert/certErr are set
+	done      chan struct{} // closed when the goroutine has ended
+
+	mu      sync.Mutex
+	closed  bool // destroy ran: nothing may be handed out any more
+	cert    *tls.Certificate
+	certErr error
+	eph     *handshake.Ephemerals
+}
+
+// startPrepare starts the background work for role, for levels up to level.
+func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepared {
+	p := &prepared{certReady: make(chan struct{}), done: make(chan struct{})}
+	signer := cfg.Signer
+	go func() {
+		defer close(p.done)
+		// In the order establish needs them: inner TLS first.
+		var cert *tls.Certificate
+		var certErr error
+		if level >= handshake.LevelEnhanced {
+			c, err := newEphemeralCert()
+			cert, certErr = &c, err
+		}
+		p.mu.Lock()
+		if p.closed {
+			wipeCert(cert)
+		} else {
+			p.cert, p.certErr = cert, certErr
+		}
+		p.mu.Unlock()
+		close(p.certReady)
+		eph, err := handshake.Prepare(nil, role, level)
+		if err == nil {
+			p.mu.Lock()
+			if p.closed {
+				eph.Destroy()
+			} else {
+				p.eph = eph
+			}
+			p.mu.Unlock()
+		}
+		// Errors are not kept: Sign does the same work again and reports them.
+		if pc, ok := signer.(handshake.Precomputer); ok {
+			_ = pc.Precompute()
+		}
+	}()
+	return p
+}
+
+// takeCert waits for the prepared certificate and hands it out once (nil
+// if none: the caller makes one).
+func (p *prepared) takeCert(ctx context.Context) *tls.Certificate {
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.certReady:
+	case <-ctx.Done():
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cert
+	p.cert = nil
+	if p.certErr != nil {
+		return nil
+	}
+	return c
+}
+
+// takeEphemerals waits for the rest of the preparation and hands the
+// ephemeral keys out once (nil if none: the handshake makes its own).
+func (p *prepared) takeEphemerals(ctx context.Context) *handshake.Ephemerals {
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.eph
+	p.eph = nil
+	return e
+}
+
+// destroy drops whatever was not handed out. It waits for the background
+// work (a few milliseconds at most), so nothing of it outlives the Offer or
+// Answer (the caller may destroy its identity next).
+func (p *prepared) destroy() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.closed = true
+	wipeCert(p.cert)
+	p.cert = nil
+	p.eph.Destroy()
+	p.eph = nil
+	p.mu.Unlock()
+	<-p.done
+}
+
+// Offer is the offering side of a connection in progress.
+type Offer struct {
+	cfg  Config
+	o    *rtc.Offerer
+	prep *prepared
+}
+
+// NewOffer gathers candidates and prepares the offer blob. The set-up work
+// that does not depend on the peer starts in the background at once.
 func NewOffer(ctx context.Context, cfg Config) (*Offer, error) {
 	app, err := cfg.blobInfo()
 	if err != nil {
 		return nil, err
 	}
+	prep := startPrepare(cfg, handshake.Initiator, cfg.maxLevel())
 	o, err := rtc.NewOfferer(ctx, cfg.RTC, app)
 	if err != nil {
+		prep.destroy()
 		return nil, err
 	}
-	return &Offer{cfg: cfg, o: o}, nil
+	return &Offer{cfg: cfg, o: o, prep: prep}, nil
 }
 
 // Blob is the text to give to the peer.
@@ -101,8 +226,13 @@ func (o *Offer) Blob() string { return o.o.Blob() }
 // Notes says what the user should know about gathering.
 func (o *Offer) Notes() []string { return o.o.Notes() }
 
-// Close gives up the offer (a conversation already made stays open).
-func (o *Offer) Close() error { return o.o.Close() }
+// Close gives up the offer (a conversation already made stays open) and
+// drops the prepared keys it did not use.
+func (o *Offer) Close() error {
+	err := o.o.Close()
+	o.prep.destroy()
+	return err
+}
 
 // Connect takes the peer's answer blob, connects, authenticates and returns
 // the running conversation.
@@ -117,13 +247,14 @@ func (o *Offer) Connect(ctx context.Context, answer string) (*Conversation, erro
 	if err != nil {
 		return nil, err
 	}
-	return establish(ctx, o.cfg, conn)
+	return establish(ctx, o.cfg, conn, o.prep)
 }
 
 // Answer is the answering side of a connection in progress.
 type Answer struct {
-	cfg Config
-	a   *rtc.Answerer
+	cfg  Config
+	a    *rtc.Answerer
+	prep *prepared
 }
 
 // NewAnswer reads the peer's offer blob, gathers and prepares the answer.
@@ -132,18 +263,21 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPeerInfo(cfg, blob.App); err != nil {
+	level, err := negotiate(cfg, blob.App)
+	if err != nil {
 		return nil, err
 	}
 	app, err := cfg.blobInfo()
 	if err != nil {
 		return nil, err
 	}
+	prep := startPrepare(cfg, handshake.Responder, level)
 	a, err := rtc.NewAnswerer(ctx, cfg.RTC, offer, app)
 	if err != nil {
+		prep.destroy()
 		return nil, err
 	}
-	return &Answer{cfg: cfg, a: a}, nil
+	return &Answer{cfg: cfg, a: a, prep: prep}, nil
 }
 
 // Blob is the answer text to give back to the offering peer.
@@ -152,8 +286,13 @@ func (a *Answer) Blob() string { return a.a.Blob() }
 // Notes says what the user should know about gathering.
 func (a *Answer) Notes() []string { return a.a.Notes() }
 
-// Close stops waiting for the offering side.
-func (a *Answer) Close() error { return a.a.Close() }
+// Close stops waiting for the offering side and drops the prepared keys it
+// did not use.
+func (a *Answer) Close() error {
+	err := a.a.Close()
+	a.prep.destroy()
+	return err
+}
 
 // Connect waits for the offering side, authenticates and returns the running
 // conversation.
@@ -162,32 +301,40 @@ func (a *Answer) Connect(ctx context.Context) (*Conversation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return establish(ctx, a.cfg, conn)
+	return establish(ctx, a.cfg, conn, a.prep)
 }
 
 // checkPeerInfo parses the peer's blob application field and checks that a
 // level both sides accept exists.
 func checkPeerInfo(cfg Config, app []byte) error {
+	_, err := negotiate(cfg, app)
+	return err
+}
+
+// negotiate is checkPeerInfo that also returns the level.
+func negotiate(cfg Config, app []byte) (handshake.Level, error) {
 	peer, err := handshake.ParseBlobInfo(app)
 	if err != nil {
-		return fmt.Errorf("chat: the peer's blob carries no valid identity commitment: %w", err)
+		return 0, fmt.Errorf("chat: the peer's blob carries no valid identity commitment: %w", err)
 	}
 	mine, err := cfg.blobInfo()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	local, _ := handshake.ParseBlobInfo(mine)
-	if _, err := handshake.NegotiateLevel(local, peer); err != nil {
-		return fmt.Errorf("%w: %v", ErrLevel, err)
+	level, err := handshake.NegotiateLevel(local, peer)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrLevel, err)
 	}
-	return nil
+	return level, nil
 }
 
 // establish runs the layers above the data channel: inner TLS 1.3 (enhanced
 // and quantum levels), the handshake bound to both blobs, both DTLS
 // fingerprints and the TLS exporter, admission of the peer, the ratchet, and
-// finally the session.
-func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversation, err error) {
+// finally the session. prep (may be nil) holds what was made while the
+// blobs were exchanged.
+func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) (conv *Conversation, err error) {
 	timeout := cfg.SetupTimeout
 	if timeout <= 0 {
 		timeout = DefaultSetupTimeout
@@ -217,7 +364,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 	var exporter []byte
 	tlsDesc := ""
 	if level >= handshake.LevelEnhanced {
-		tc, err := wrapTLS(ctx, pump, conn.IsOfferer())
+		tc, err := wrapTLS(ctx, pump, conn.IsOfferer(), prep.takeCert(ctx))
 		if err != nil {
 			return nil, err
 		}
@@ -230,6 +377,8 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		role = handshake.Initiator
 	}
 	lfp, rfp := conn.LocalFingerprint(), conn.RemoteFingerprint()
+	eph := prep.takeEphemerals(ctx)
+	defer eph.Destroy() // a no-op once the handshake took them
 	res, err := handshake.Run(ctx, handshake.Config{
 		Role:                 role,
 		Signer:               cfg.Signer,
@@ -241,16 +390,12 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 		PeerDTLSFingerprint:  rfp[:],
 		Exporter:             exporter,
 		PinnedPeer:           cfg.PinnedPeer,
+		Ephemerals:           eph,
 	}, mc)
 	if err != nil {
 		return nil, err
 	}
 	defer res.Destroy()
-	// The safety number (5,200 iterations of SHA-512 per identity, about
-	// 5 ms here) is for the user to read, not for the session: it is
-	// computed beside the rest of the set-up, and Info waits for it.
-	safety := make(chan string, 1)
-	go func(self, peer *handshake.PublicIdentity) { safety <- handshake.SafetyNumber(self, peer) }(cfg.Signer.Public(), res.Peer)
 	info := Info{
 		PeerFingerprint: vault.FingerprintOf(res.Peer).String(), // as `rtcchat id` shows it
 		SafetyQR:        handshake.SafetyQR(cfg.Signer.Public(), res.Peer),
@@ -298,7 +443,12 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn) (conv *Conversat
 	}
 	s.onReject = cfg.OnReject
 	s.Start()
-	return &Conversation{Session: s, info: info, verifyFn: verify, safety: safety}, nil
+	// The safety number (5,200 iterations of SHA-512 per identity, about
+	// 5 ms here) is for the user to read, not for the session: Info
+	// computes it when first asked, so it never competes with the set-up.
+	self, peer := cfg.Signer.Public(), res.Peer
+	return &Conversation{Session: s, info: info, verifyFn: verify,
+		safety: func() string { return handshake.SafetyNumber(self, peer) }}, nil
 }
 
 // closeBoth closes the transport and then wipes the ratchet.

@@ -80,6 +80,17 @@ func newEphemeralCert() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
 }
 
+// wipeCert overwrites the private key of an ephemeral certificate (nil: no-op).
+func wipeCert(c *tls.Certificate) {
+	if c == nil {
+		return
+	}
+	if k, ok := c.PrivateKey.(ed25519.PrivateKey); ok {
+		clear(k)
+	}
+	c.PrivateKey = nil
+}
+
 // innerTLSConfig returns the TLS 1.3-only configuration of both sides.
 func innerTLSConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{
@@ -95,23 +106,35 @@ func innerTLSConfig(cert tls.Certificate) *tls.Config {
 		ClientAuth:             tls.RequireAnyClientCert,
 		SessionTicketsDisabled: true,
 		ServerName:             "rtcchat",
+		// Full-size records from the start: crypto/tls otherwise cuts the
+		// first records of a connection to about one TCP segment, and every
+		// record is a data-channel message of its own (the handshake's
+		// Response would travel as five messages instead of one).
+		DynamicRecordSizingDisabled: true,
 	}
 }
 
 // wrapTLS runs a TLS 1.3 handshake over mc (client on the offering side) and
-// returns a MessageConn that carries messages inside it.
-func wrapTLS(ctx context.Context, mc MessageConn, client bool) (*tlsConn, error) {
+// returns a MessageConn that carries messages inside it. cert is a
+// certificate from newEphemeralCert made ahead of time, or nil to make one
+// now; wrapTLS owns it and wipes its key once the handshake is over.
+func wrapTLS(ctx context.Context, mc MessageConn, client bool, cert *tls.Certificate) (*tlsConn, error) {
 	preferChaCha20()
-	cert, err := newEphemeralCert()
-	if err != nil {
-		return nil, fmt.Errorf("chat: inner TLS certificate: %w", err)
+	if cert == nil {
+		c, err := newEphemeralCert()
+		if err != nil {
+			return nil, fmt.Errorf("chat: inner TLS certificate: %w", err)
+		}
+		cert = &c
 	}
+	// TLS 1.3 signs with the certificate key only during the handshake.
+	defer wipeCert(cert)
 	sc := newStreamConn(mc)
 	var tc *tls.Conn
 	if client {
-		tc = tls.Client(sc, innerTLSConfig(cert))
+		tc = tls.Client(sc, innerTLSConfig(*cert))
 	} else {
-		tc = tls.Server(sc, innerTLSConfig(cert))
+		tc = tls.Server(sc, innerTLSConfig(*cert))
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("chat: inner TLS 1.3 handshake failed: %w", err)

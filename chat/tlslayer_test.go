@@ -3,8 +3,10 @@ package chat
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,10 +22,10 @@ func tlsPair(t *testing.T) (*tlsConn, *tlsConn) {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		c, err := wrapTLS(ctx, b, false)
+		c, err := wrapTLS(ctx, b, false, nil)
 		ch <- res{c, err}
 	}()
-	ca, err := wrapTLS(ctx, a, true)
+	ca, err := wrapTLS(ctx, a, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestInnerTLSRefusesClassicalGroup(t *testing.T) {
 	defer cancel()
 	errs := make(chan error, 1)
 	go func() {
-		_, err := wrapTLS(ctx, b, false)
+		_, err := wrapTLS(ctx, b, false, nil)
 		errs <- err
 	}()
 	cert, err := newEphemeralCert()
@@ -111,5 +113,68 @@ func TestInnerTLSRefusesClassicalGroup(t *testing.T) {
 	}
 	if err := <-errs; err == nil {
 		t.Fatal("the server accepted a classical-only client")
+	}
+}
+
+// sendCounter counts the messages sent through a MessageConn.
+type sendCounter struct {
+	MessageConn
+	sent atomic.Int64
+}
+
+func (c *sendCounter) Send(m []byte) error {
+	c.sent.Add(1)
+	return c.MessageConn.Send(m)
+}
+
+// A certificate made ahead of time is the one the peer sees, and its key is
+// wiped once the handshake is over; records are full-size from the first
+// one, so a handshake message of several KiB is one data-channel message.
+func TestInnerTLSPreparedCertAndFullRecords(t *testing.T) {
+	pa, pb := newMsgPipe()
+	a := &sendCounter{MessageConn: pa}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cert, err := newEphemeralCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cert.PrivateKey.(ed25519.PrivateKey)
+	type res struct {
+		c   *tlsConn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := wrapTLS(ctx, pb, false, nil)
+		ch <- res{c, err}
+	}()
+	ca, err := wrapTLS(ctx, a, true, &cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { ca.Close(); r.c.Close() })
+	if cert.PrivateKey != nil || !bytes.Equal(key, make([]byte, len(key))) {
+		t.Fatal("the prepared certificate's key was not wiped after the handshake")
+	}
+	peer := r.c.tc.ConnectionState().PeerCertificates
+	if len(peer) != 1 || !bytes.Equal(peer[0].Raw, cert.Certificate[0]) {
+		t.Fatal("the server did not see the prepared certificate")
+	}
+	for _, size := range []int{5200, 12000} { // a Response, a bit below a full record
+		before := a.sent.Load()
+		if err := ca.Send(make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+		if n := a.sent.Load() - before; n != 1 {
+			t.Fatalf("a %d-byte message took %d data-channel messages, want 1", size, n)
+		}
+		if got, err := r.c.Recv(ctx); err != nil || len(got) != size {
+			t.Fatalf("received %d bytes, %v", len(got), err)
+		}
 	}
 }
