@@ -290,6 +290,10 @@ func (s *keyServer) unlock(flags byte, argon Argon2Params, pass []byte) error {
 		id.Destroy()
 		return writeErr(s.out, kpErrFailed, &FileError{Path: v.IdentityPath(), Problem: "has a public identity that does not match its secret keys"})
 	}
+	// Expand the FALCON-1024 signing key now (about 0.7 ms, beside the
+	// Argon2 unlock) rather than on the first handshake's signature. A key
+	// that cannot expand fails its first signature with the reason.
+	_ = id.Precompute()
 	s.id = id
 	v.log.Record(Event{Kind: EventKeyProcess, Peer: FingerprintOf(id.Public()).Hex(), Result: "unlocked"})
 	b := []byte{created}
