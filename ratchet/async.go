@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"crypto/mlkem"
 	"errors"
 	"fmt"
@@ -30,10 +29,10 @@ type sendJob struct {
 
 	// Inputs.
 	src      keySource
-	pool     *keyPool         // nil: draw keys from src
-	wg       *sync.WaitGroup  // the session's background goroutines
-	peer     *ecdh.PublicKey  // DHr
-	dhs      *ecdh.PrivateKey // preset new ratchet key (GenerateKeys); nil: draw one
+	pool     *keyPool        // nil: draw keys from src
+	wg       *sync.WaitGroup // the session's background goroutines
+	peer     [32]byte        // DHr
+	dhs      *xKey           // preset new ratchet key (GenerateKeys); nil: draw one
 	dk       *mlkem.DecapsulationKey1024
 	ct       []byte // decapsulate ct with dk (the peer answered our key)
 	ekBytes  []byte // the peer's new encapsulation key, modulus-checked
@@ -44,7 +43,7 @@ type sendJob struct {
 	presetDK *mlkem.DecapsulationKey1024
 
 	// Outputs.
-	newDHs *ecdh.PrivateKey
+	newDHs *xKey
 	dh     []byte // DH(newDHs, peer)
 	ss     []byte // decapsulated secret: mixed into the sending chain's root step
 	peerEK *mlkem.EncapsulationKey1024
@@ -97,7 +96,7 @@ func (j *sendJob) runDH() error {
 			return err
 		}
 	}
-	dh, err := k.ECDH(j.peer)
+	dh, err := k.dh(&j.peer)
 	if err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
 	}
@@ -144,7 +143,7 @@ func (j *sendJob) runKEM() error {
 	return nil
 }
 
-func (j *sendJob) takeX() (*ecdh.PrivateKey, error) {
+func (j *sendJob) takeX() (*xKey, error) {
 	if j.pool != nil {
 		return j.pool.takeX()
 	}
@@ -176,6 +175,16 @@ func (j *sendJob) wipe() {
 	clear(j.encSS)
 	j.dh, j.ss, j.encSS = nil, nil, nil
 	j.newDHs, j.newDK, j.dk, j.presetDK, j.dhs = nil, nil, nil, nil, nil
+}
+
+// wipeAll is wipe for a job whose new ratchet key is not in use (the job
+// was abandoned, or a later step replaced the key): the key is zeroed too.
+func (j *sendJob) wipeAll() {
+	<-j.done
+	if j.newDHs != nil {
+		j.newDHs.wipe()
+	}
+	j.wipe()
 }
 
 // finish waits for the pending sending half of the last DH ratchet step, if
@@ -231,7 +240,7 @@ type keyPool struct {
 
 type poolSlot struct {
 	ready chan struct{}
-	x     *ecdh.PrivateKey
+	x     *xKey
 	dk    *mlkem.DecapsulationKey1024
 	err   error
 }
@@ -286,7 +295,7 @@ func (p *keyPool) take(slot **poolSlot) *poolSlot {
 	return s
 }
 
-func (p *keyPool) takeX() (*ecdh.PrivateKey, error) {
+func (p *keyPool) takeX() (*xKey, error) {
 	if s := p.take(&p.x); s != nil {
 		<-s.ready
 		return s.x, s.err
@@ -313,6 +322,9 @@ func (p *keyPool) close() {
 	for _, s := range []*poolSlot{x, dk} {
 		if s != nil {
 			<-s.ready
+			if s.x != nil {
+				s.x.wipe()
+			}
 			s.x, s.dk = nil, nil
 		}
 	}
@@ -325,7 +337,7 @@ func (p *keyPool) close() {
 type Keys struct {
 	mu   sync.Mutex
 	used bool
-	x    *ecdh.PrivateKey
+	x    *xKey
 	dk   *mlkem.DecapsulationKey1024
 }
 
@@ -352,7 +364,7 @@ func generateKeys(pq bool, src keySource) (*Keys, error) {
 }
 
 // take hands the keys out once.
-func (k *Keys) take() (*ecdh.PrivateKey, *mlkem.DecapsulationKey1024, error) {
+func (k *Keys) take() (*xKey, *mlkem.DecapsulationKey1024, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.used {
@@ -370,6 +382,9 @@ func (k *Keys) Wipe() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.used = true
+	if k.x != nil {
+		k.x.wipe()
+	}
 	k.x, k.dk = nil, nil
 }
 

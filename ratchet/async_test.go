@@ -168,13 +168,13 @@ func TestKeysAheadPool(t *testing.T) {
 		t.Fatal("the responder, which never generated an ML-KEM key, keeps one ready")
 	}
 	st := snapshot(t, b)
-	if bytes.Contains(st, next.x.Bytes()) || bytes.Contains(st, next.x.PublicKey().Bytes()) {
+	if bytes.Contains(st, next.x.priv[:]) || bytes.Contains(st, next.x.pub[:]) {
 		t.Fatal("the pre-generated key is in the serialised state")
 	}
 	// b's next step uses exactly that key.
 	mustDecrypt(t, b, mustEncrypt(t, a, "step"), "step")
 	settle(t, b)
-	if !bytes.Equal(b.st.dhs.Bytes(), next.x.Bytes()) {
+	if b.st.dhs != next.x {
 		t.Fatal("the step did not use the pre-generated key")
 	}
 }
@@ -244,12 +244,12 @@ type failingKeys struct {
 
 var errNoKeys = errors.New("test: key source exhausted")
 
-func (f *failingKeys) newX25519() (*ecdh.PrivateKey, error) {
+func (f *failingKeys) newX25519() (*xKey, error) {
 	if f.ok == 0 {
 		return nil, errNoKeys
 	}
 	f.ok--
-	return ecdh.X25519().GenerateKey(rand.Reader)
+	return generateXKey()
 }
 
 // TestBackgroundError: a key source failure in the sending half of a step

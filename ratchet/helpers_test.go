@@ -15,18 +15,18 @@ import (
 // hands out, so the quantum-attacker tests can leak them.
 type recordingKeys struct {
 	mu      sync.Mutex
-	x       []*ecdh.PrivateKey
+	x       []xKey   // copies: the sessions wipe their keys after use
 	seeds   [][]byte // ML-KEM-1024 key generation seeds
 	encRand [][]byte // encapsulation randomness
 }
 
-func (r *recordingKeys) newX25519() (*ecdh.PrivateKey, error) {
-	k, err := ecdh.X25519().GenerateKey(rand.Reader)
+func (r *recordingKeys) newX25519() (*xKey, error) {
+	k, err := generateXKey()
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	r.x = append(r.x, k)
+	r.x = append(r.x, *k)
 	r.mu.Unlock()
 	return k, nil
 }
@@ -67,7 +67,7 @@ type replayKeys struct {
 	next   int
 }
 
-func (r *replayKeys) newX25519() (*ecdh.PrivateKey, error) {
+func (r *replayKeys) newX25519() (*xKey, error) {
 	r.victim.mu.Lock()
 	defer r.victim.mu.Unlock()
 	if r.next >= len(r.victim.x) {
@@ -75,7 +75,7 @@ func (r *replayKeys) newX25519() (*ecdh.PrivateKey, error) {
 	}
 	k := r.victim.x[r.next]
 	r.next++
-	return k, nil
+	return &k, nil
 }
 
 func (r *replayKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) { return mlkem.GenerateKey1024() }
@@ -110,7 +110,11 @@ func newPair(tb testing.TB, cfg Config) (alice, bob *Session) {
 func newRecordedPair(tb testing.TB, cfg Config) (alice, bob *Session, ak, bk *recordingKeys) {
 	tb.Helper()
 	ak, bk = &recordingKeys{}, &recordingKeys{}
-	bobKey, err := bk.newX25519()
+	bk0, err := bk.newX25519()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bobKey, err := ecdh.X25519().NewPrivateKey(bk0.priv[:])
 	if err != nil {
 		tb.Fatal(err)
 	}

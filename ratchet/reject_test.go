@@ -20,7 +20,7 @@ func forge(t *testing.T, sender *Session, edit func(h *header) byte) []byte {
 	settle(t, sender)
 	c := sender.st
 	h := header{pn: c.pn, n: c.ns}
-	copy(h.dh[:], c.dhs.PublicKey().Bytes())
+	h.dh = c.dhs.pub
 	kind := edit(&h)
 	out := []byte{wireVersion<<4 | kind}
 	nonce := make([]byte, nonceSize)

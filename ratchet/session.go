@@ -22,8 +22,8 @@ type core struct {
 	cfg Config
 	ad  []byte
 
-	dhs    *ecdh.PrivateKey // DHs: our current ratchet key pair
-	dhr    [32]byte         // DHr: peer's current ratchet public key
+	dhs    *xKey    // DHs: our current ratchet key pair
+	dhr    [32]byte // DHr: peer's current ratchet public key
 	hasDHr bool
 
 	rk     [keySize]byte // RK
@@ -85,15 +85,15 @@ func (c *core) wipe() {
 // keySource supplies fresh key pairs; tests replace it to record or
 // replay the X25519 secrets (the "quantum attacker" tests).
 type keySource interface {
-	newX25519() (*ecdh.PrivateKey, error)
+	newX25519() (*xKey, error)
 	newMLKEM() (*mlkem.DecapsulationKey1024, error)
 	encapsulate(ek *mlkem.EncapsulationKey1024) (sharedKey, ciphertext []byte, err error)
 }
 
 type systemKeys struct{}
 
-func (systemKeys) newX25519() (*ecdh.PrivateKey, error) {
-	return ecdh.X25519().GenerateKey(rand.Reader)
+func (systemKeys) newX25519() (*xKey, error) {
+	return generateXKey()
 }
 
 func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
@@ -136,7 +136,14 @@ func (s *Session) settleLocked() error {
 // its secrets are wiped.
 func (s *Session) commitLocked(c *core) {
 	if old := s.st.pend; old != nil && old != c.pend {
-		old.wipe()
+		if old.newDHs != c.dhs {
+			old.wipeAll() // applied to c, and its key already used up
+		} else {
+			old.wipe()
+		}
+	}
+	if s.st.dhs != nil && s.st.dhs != c.dhs {
+		s.st.dhs.wipe() // the ratchet key a step just replaced
 	}
 	s.st = *c
 }
@@ -145,7 +152,7 @@ func (s *Session) commitLocked(c *core) {
 // committed.
 func (s *Session) discardLocked(c *core) {
 	if c.pend != nil && c.pend != s.st.pend {
-		c.pend.wipe()
+		c.pend.wipeAll()
 	}
 }
 
@@ -188,13 +195,13 @@ func checkInputs(cfg Config, secret, ad []byte) (Config, error) {
 	return cfg, nil
 }
 
-func derivedResponderKey(secret []byte, pq bool) (*ecdh.PrivateKey, error) {
+func derivedResponderKey(secret []byte, pq bool) (*xKey, error) {
 	b, err := deriveResponderScalar(secret, pq)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(b)
-	return ecdh.X25519().NewPrivateKey(b)
+	return newXKey(b)
 }
 
 func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, src keySource) (*Session, error) {
@@ -202,14 +209,18 @@ func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, s
 	if err != nil {
 		return nil, err
 	}
+	var peer [32]byte
 	if responderKey == nil {
 		k, err := derivedResponderKey(secret, cfg.PQ)
 		if err != nil {
 			return nil, err
 		}
-		responderKey = k.PublicKey()
+		peer = k.pub
+		k.wipe()
 	} else if responderKey.Curve() != ecdh.X25519() {
 		return nil, errors.New("ratchet: responder key is not an X25519 key")
+	} else {
+		copy(peer[:], responderKey.Bytes())
 	}
 	ik, err := deriveInit(secret, cfg.PQ)
 	if err != nil {
@@ -221,12 +232,12 @@ func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, s
 	c.cfg = cfg
 	c.cfg.Keys = nil
 	c.ad = append([]byte(nil), ad...)
-	copy(c.dhr[:], responderKey.Bytes())
+	c.dhr = peer
 	c.hasDHr = true
 	// The first sending chain: the sending half of a DH ratchet step from
 	// RK0 (spec §3.3 RatchetInitAlice), computed synchronously.
 	c.rk = ik.rk
-	j := s.newJob(responderKey)
+	j := s.newJob(&peer)
 	if cfg.Keys != nil {
 		if j.dhs, j.presetDK, err = cfg.Keys.take(); err != nil {
 			return nil, err
@@ -259,12 +270,18 @@ func newResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey, 
 	if err != nil {
 		return nil, err
 	}
+	var own *xKey
 	if responderKey == nil {
-		if responderKey, err = derivedResponderKey(secret, cfg.PQ); err != nil {
+		if own, err = derivedResponderKey(secret, cfg.PQ); err != nil {
 			return nil, err
 		}
 	} else if responderKey.Curve() != ecdh.X25519() {
 		return nil, errors.New("ratchet: responder key is not an X25519 key")
+	} else {
+		// A copy: wiping the session's key must not touch the caller's.
+		own = new(xKey)
+		copy(own.priv[:], responderKey.Bytes())
+		copy(own.pub[:], responderKey.PublicKey().Bytes())
 	}
 	ik, err := deriveInit(secret, cfg.PQ)
 	if err != nil {
@@ -275,7 +292,7 @@ func newResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey, 
 	c := &s.st
 	c.cfg = cfg
 	c.ad = append([]byte(nil), ad...)
-	c.dhs = responderKey
+	c.dhs = own
 	c.rk = ik.rk
 	c.hks = ik.hkb
 	c.cks = ik.ckb
@@ -313,7 +330,10 @@ func (s *Session) Close() error {
 
 func (s *Session) wipeLocked() {
 	if j := s.st.pend; j != nil {
-		j.wipe()
+		j.wipeAll()
+	}
+	if s.st.dhs != nil {
+		s.st.dhs.wipe()
 	}
 	if s.pool != nil {
 		s.pool.close()
@@ -373,7 +393,7 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 		return nil, ErrExhausted
 	}
 	h := header{pn: c.pn, n: c.ns}
-	copy(h.dh[:], c.dhs.PublicKey().Bytes())
+	h.dh = c.dhs.pub
 	if c.sendMixed {
 		h.flags |= flagMixed
 	}
@@ -522,7 +542,7 @@ func (s *Session) Decrypt(message []byte) ([]byte, error) {
 	if err := c.skipTo(h.pn, &pending); err != nil {
 		return nil, err
 	}
-	if err := c.ratchetRecv(h, s.newJob(nil)); err != nil {
+	if err := c.ratchetRecv(h, s.newJob(&h.dh)); err != nil {
 		return nil, err
 	}
 	return s.decryptInChain(&c, h, w, &pending)

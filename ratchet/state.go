@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"crypto/mlkem"
 	"encoding/binary"
 	"fmt"
@@ -75,7 +74,7 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = append(b, byte(c.cfg.PQInterval))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(c.ad)))
 	b = append(b, c.ad...)
-	b = append(b, c.dhs.Bytes()...)
+	b = append(b, c.dhs.priv[:]...)
 	b = append(b, c.dhr[:]...)
 	for _, k := range []*[keySize]byte{&c.rk, &c.cks, &c.ckr, &c.hks, &c.hkr, &c.nhks, &c.nhkr} {
 		b = append(b, k[:]...)
@@ -348,7 +347,7 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 		r.fail("%d trailing bytes", len(r.b))
 	}
 	if r.err == nil {
-		k, err := ecdh.X25519().NewPrivateKey(dhs)
+		k, err := newXKey(dhs)
 		if err != nil {
 			r.fail("DHs: %v", err)
 		}

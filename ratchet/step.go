@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"crypto/ecdh"
 	"errors"
 	"fmt"
 	"math"
@@ -57,8 +56,8 @@ func (c *core) decideKEM(j *sendJob) error {
 }
 
 // newJob returns a sending-half job for the session's key source and pool.
-func (s *Session) newJob(peer *ecdh.PublicKey) *sendJob {
-	return &sendJob{done: make(chan struct{}), src: s.src, pool: s.pool, wg: &s.bg, peer: peer}
+func (s *Session) newJob(peer *[32]byte) *sendJob {
+	return &sendJob{done: make(chan struct{}), src: s.src, pool: s.pool, wg: &s.bg, peer: *peer}
 }
 
 // ratchetRecv performs the DH ratchet step of spec §4.3 (DHRatchetHE) on c,
@@ -77,11 +76,7 @@ func (c *core) ratchetRecv(h *header, j *sendJob) error {
 	if h.flags&flagMixed != 0 && !c.hasCt {
 		return fmt.Errorf("%w: peer mixed a KEM secret that was never sent", ErrProtocol)
 	}
-	peerPub, err := ecdh.X25519().NewPublicKey(h.dh[:])
-	if err != nil {
-		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
-	}
-	j.peer = peerPub
+	j.peer = h.dh
 
 	// The KEM object, if this message (the first one accepted from the new
 	// chain) carries one.
@@ -122,7 +117,7 @@ func (c *core) ratchetRecv(h *header, j *sendJob) error {
 	c.hks = c.nhks
 	c.hkr, c.hasHKr = c.nhkr, true
 	c.dhr, c.hasDHr = h.dh, true
-	dh, err := c.dhs.ECDH(peerPub)
+	dh, err := c.dhs.dh(&h.dh)
 	if err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
 	}

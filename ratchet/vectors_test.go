@@ -62,12 +62,12 @@ type vectorKeys struct {
 	xi, si, ei    int
 }
 
-func (v *vectorKeys) newX25519() (*ecdh.PrivateKey, error) {
+func (v *vectorKeys) newX25519() (*xKey, error) {
 	if v.xi >= len(v.x) {
 		return nil, fmt.Errorf("vector: X25519 key %d not recorded", v.xi)
 	}
 	v.xi++
-	return ecdh.X25519().NewPrivateKey(v.x[v.xi-1])
+	return newXKey(v.x[v.xi-1])
 }
 
 func (v *vectorKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
@@ -101,7 +101,7 @@ func hexList(bs [][]byte) []string {
 func recorded(r *recordingKeys) vecKeys {
 	var x [][]byte
 	for _, k := range r.x {
-		x = append(x, k.Bytes())
+		x = append(x, bytes.Clone(k.priv[:]))
 	}
 	return vecKeys{X25519: hexList(x), MLKEMSeeds: hexList(r.seeds), EncapsRandom: hexList(r.encRand)}
 }
