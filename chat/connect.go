@@ -88,7 +88,8 @@ func (c *Config) maxLevel() handshake.Level {
 // prepared is the set-up work that does not depend on the peer, done in the
 // background while the people exchange blobs (docs/PROTOCOL.md §2.8, §6.1):
 // the inner TLS certificate, the handshake's ephemeral keys
-// (handshake.Prepare) and the signer's own precomputation (the expanded
+// (handshake.Prepare), on the offering side the ratchet's first key pairs
+// (ratchet.GenerateKeys) and the signer's own precomputation (the expanded
 // FALCON-1024 key). establish waits for each piece when it needs it; a
 // piece that failed or was taken already is made on the spot as before.
 type prepared struct {
@@ -100,6 +101,8 @@ type prepared struct {
 	cert    *tls.Certificate
 	certErr error
 	eph     *handshake.Ephemerals
+	rkeys   *ratchet.Keys // initiator only
+	rkeysPQ bool          // rkeys include the ML-KEM-1024 key pair
 }
 
 // startPrepare starts the background work for role, for levels up to level.
@@ -132,6 +135,18 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 				p.eph = eph
 			}
 			p.mu.Unlock()
+		}
+		if role == handshake.Initiator {
+			pq := level >= handshake.LevelQuantum // as handshake.Result.PQRatchet
+			if k, err := ratchet.GenerateKeys(pq); err == nil {
+				p.mu.Lock()
+				if p.closed {
+					k.Wipe()
+				} else {
+					p.rkeys, p.rkeysPQ = k, pq
+				}
+				p.mu.Unlock()
+			}
 		}
 		// Errors are not kept: Sign does the same work again and reports them.
 		if pc, ok := signer.(handshake.Precomputer); ok {
@@ -180,6 +195,23 @@ func (p *prepared) takeEphemerals(ctx context.Context) *handshake.Ephemerals {
 	return e
 }
 
+// takeRatchetKeys hands out the prepared first ratchet keys once, if they
+// suit a ratchet with pq as given (nil otherwise: the ratchet makes its own).
+func (p *prepared) takeRatchetKeys(pq bool) *ratchet.Keys {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.rkeys
+	p.rkeys = nil
+	if k != nil && p.rkeysPQ != pq {
+		k.Wipe()
+		return nil
+	}
+	return k
+}
+
 // destroy drops whatever was not handed out. It waits for the background
 // work (a few milliseconds at most), so nothing of it outlives the Offer or
 // Answer (the caller may destroy its identity next).
@@ -193,6 +225,10 @@ func (p *prepared) destroy() {
 	p.cert = nil
 	p.eph.Destroy()
 	p.eph = nil
+	if p.rkeys != nil {
+		p.rkeys.Wipe()
+		p.rkeys = nil
+	}
 	p.mu.Unlock()
 	<-p.done
 }
@@ -429,6 +465,9 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	}
 	var rs *ratchet.Session
 	if role == handshake.Initiator {
+		if rcfg.Keys = prep.takeRatchetKeys(rcfg.PQ); rcfg.Keys != nil {
+			defer rcfg.Keys.Wipe() // a no-op once NewInitiator took them
+		}
 		rs, err = ratchet.NewInitiator(rcfg, res.SessionSecret, res.AD, res.ResponderRatchetPublic)
 	} else {
 		rs, err = ratchet.NewResponder(rcfg, res.SessionSecret, res.AD, res.ResponderRatchetPrivate)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rtcchat/rtcchat/handshake"
+	"github.com/rtcchat/rtcchat/ratchet"
 	"github.com/rtcchat/rtcchat/rtc"
 )
 
@@ -55,6 +56,12 @@ func TestConnectUsesPreparedKeys(t *testing.T) {
 			if ephA == nil || ephB == nil || ephA.Role() != handshake.Initiator || ephB.Role() != handshake.Responder {
 				t.Fatal("no ephemeral keys prepared")
 			}
+			offer.prep.mu.Lock()
+			rk, rkPQ := offer.prep.rkeys, offer.prep.rkeysPQ
+			offer.prep.mu.Unlock()
+			if rk == nil || rkPQ != (level == handshake.LevelQuantum) || answer.prep.rkeys != nil {
+				t.Fatalf("first ratchet keys: prepared %v (PQ %v) on the offering side, %v on the answering side", rk != nil, rkPQ, answer.prep.rkeys != nil)
+			}
 			if (keyA == nil || keyB == nil) != (level == handshake.LevelStandard) {
 				t.Fatalf("certificates prepared: %v %v at level %v", keyA != nil, keyB != nil, level)
 			}
@@ -77,6 +84,13 @@ func TestConnectUsesPreparedKeys(t *testing.T) {
 			// Taken by the handshakes (the Offer and Answer are still open).
 			if !ephA.Spent() || !ephB.Spent() || offer.prep.eph != nil || answer.prep.eph != nil {
 				t.Fatal("prepared ephemeral keys were not used")
+			}
+			if offer.prep.rkeys != nil {
+				t.Fatal("prepared ratchet keys were not handed to the ratchet")
+			}
+			// Handed to NewInitiator, which took them: they serve no other session.
+			if _, err := ratchet.NewInitiator(ratchet.Config{PQ: rkPQ, Keys: rk}, make([]byte, 64), []byte("ad"), nil); err == nil {
+				t.Fatal("the prepared ratchet keys were not used (a second session could take them)")
 			}
 			if level > handshake.LevelStandard && (!zero(keyA) || !zero(keyB)) {
 				t.Fatal("prepared certificate keys not used or not wiped")
@@ -104,7 +118,7 @@ func TestClosePreparedNeverConnected(t *testing.T) {
 		t.Fatal("nothing prepared")
 	}
 	offer.Close()
-	if !zero(keyA) || !ephA.Spent() || offer.prep.cert != nil || offer.prep.eph != nil {
+	if !zero(keyA) || !ephA.Spent() || offer.prep.cert != nil || offer.prep.eph != nil || offer.prep.rkeys != nil {
 		t.Fatal("Close left prepared secrets behind")
 	}
 	if offer.prep.takeCert(ctx) != nil || offer.prep.takeEphemerals(ctx) != nil {
