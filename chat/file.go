@@ -99,12 +99,12 @@ type inTransfer struct {
 	size uint64
 	sum  [32]byte
 
-	mu       sync.Mutex // guards the fields below against abort from Close
-	dir      string
-	tmp      *os.File
-	hash     hash.Hash
-	written  uint64
-	lastAck  uint64
+	mu      sync.Mutex // guards the fields below against abort from Close
+	dir     string
+	tmp     *os.File
+	hash    hash.Hash
+	written uint64
+	lastAck uint64
 	// A background fsync every fileSyncEvery bytes keeps the final one
 	// short: syncRes gets the result of the one in flight (nil if none).
 	lastSync uint64

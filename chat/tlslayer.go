@@ -51,6 +51,7 @@ type tlsConn struct {
 	under MessageConn
 	wmu   sync.Mutex
 	rmu   sync.Mutex
+	wbuf  []byte // a message being written, kept for the next (guarded by wmu)
 	rbuf  []byte // received bytes, unread from roff on (guarded by rmu)
 	roff  int
 	info  TLSInfo
@@ -159,10 +160,14 @@ func (c *tlsConn) Send(msg []byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	buf := make([]byte, 4+len(msg))
-	binary.BigEndian.PutUint32(buf, uint32(len(msg)))
-	copy(buf[4:], msg)
+	// One write (one record for up to 16 KiB) from a buffer kept between
+	// messages; a large one is not kept.
+	buf := append(binary.BigEndian.AppendUint32(c.wbuf[:0], uint32(len(msg))), msg...)
 	_, err := c.tc.Write(buf)
+	clear(buf)
+	if cap(buf) <= 64<<10 {
+		c.wbuf = buf[:0]
+	}
 	return err
 }
 
@@ -269,7 +274,9 @@ const maxRecordChunk = 16 << 10
 func (s *streamConn) Write(p []byte) (int, error) {
 	for off := 0; off < len(p); off += maxRecordChunk {
 		end := min(off+maxRecordChunk, len(p))
-		if err := s.mc.Send(append([]byte(nil), p[off:end]...)); err != nil {
+		// MessageConn.Send does not keep the slice, so crypto/tls's record
+		// buffer goes down without a copy.
+		if err := s.mc.Send(p[off:end]); err != nil {
 			return off, err
 		}
 	}
