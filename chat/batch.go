@@ -25,14 +25,21 @@ func (c *tlsConn) SendBatch(msgs [][]byte) error {
 		}
 		total += 4 + len(m)
 	}
-	buf := make([]byte, 0, total)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := c.wbuf[:0]
+	if cap(buf) < total {
+		buf = make([]byte, 0, total)
+	}
 	for _, m := range msgs {
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(m)))
 		buf = append(buf, m...)
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	_, err := c.tc.Write(buf)
+	clear(buf)
+	if cap(buf) <= 64<<10 {
+		c.wbuf = buf[:0]
+	}
 	return err
 }
 
