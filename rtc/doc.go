@@ -46,5 +46,8 @@
 // and send buffer (beyond net.core.rmem_max where the process may), because
 // Linux's 208 KiB default overflows under SCTP bursts and SCTP then backs
 // off. DTLS prefers ECDHE with X25519 and ChaCha20-Poly1305 and requires the
-// extended master secret (RFC 7627).
+// extended master secret (RFC 7627). SCTP keeps a congestion window of at
+// least [DefaultSCTPMinCwnd] (64 KiB) and caps its retransmission timeout at
+// [DefaultSCTPRTOMax] (4 s), so that a lossy or reordering path does not
+// stall a transfer; both deviate from RFC 9260 and say why.
 package rtc

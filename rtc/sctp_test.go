@@ -222,7 +222,7 @@ func TestSCTPSettings(t *testing.T) {
 		{"pion", -1, -1, 0, 0},
 		{"explicit", 16 << 10, 1500 * time.Millisecond, 16 << 10, 1500 * time.Millisecond},
 		{"rto-below-min", 0, 200 * time.Millisecond, DefaultSCTPMinCwnd, time.Second},
-		{"largest", MaxSCTPMinCwnd, 5 * time.Second, MaxSCTPMinCwnd, 5 * time.Second},
+		{"largest", MaxSCTPMinCwnd, 10 * time.Second, MaxSCTPMinCwnd, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := LoopbackConfig()
