@@ -1,10 +1,10 @@
 package ratchet
 
 import (
-	"crypto/mlkem"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Background work (PROTOCOL.md §4.11). A DH ratchet step (spec §4.3
@@ -21,11 +21,60 @@ import (
 // job never takes the lock and touches nothing but its own fields, so the
 // result is the state the synchronous algorithm computes, bit for bit.
 
+// task is a piece of background work that runs exactly once: on its own
+// goroutine if a processor is free to pick it up, or else in the first
+// caller that needs its result (wait), so nobody ever waits for a thread to
+// be scheduled. cancel drops it if it has not started.
+type task struct {
+	state atomic.Uint32 // 0 not started, 1 claimed
+	done  chan struct{}
+	fn    func()
+}
+
+func newTask(fn func()) *task {
+	return &task{done: make(chan struct{}), fn: fn}
+}
+
+func (t *task) tryRun() {
+	if t.state.CompareAndSwap(0, 1) {
+		t.fn()
+		close(t.done)
+	}
+}
+
+// spawn offers the task to another goroutine, tracked by wg.
+func (t *task) spawn(wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.tryRun()
+	}()
+}
+
+// wait runs the task here if nobody has started it, else waits for it.
+func (t *task) wait() {
+	t.tryRun()
+	<-t.done
+}
+
+// cancel keeps the task from running if it has not started and waits for
+// it otherwise. It reports whether the task ran.
+func (t *task) cancel() bool {
+	if t.state.CompareAndSwap(0, 1) {
+		close(t.done)
+		return false
+	}
+	<-t.done
+	return true
+}
+
 // sendJob computes the costly parts of the sending half of a DH ratchet
-// step. Inputs are set before it starts; outputs are valid once done is
-// closed. Nothing in it is modified after done is closed except by wipe.
+// step in two tasks: the X25519 part (a new ratchet key pair, the second
+// DH, our next ML-KEM key pair if needed) and the ML-KEM part (decapsulate,
+// parse the peer's new key, encapsulate). Inputs are set before the tasks
+// are created; each task's outputs are valid once it is done.
 type sendJob struct {
-	done chan struct{}
+	dhT, kemT *task
 
 	// Inputs.
 	src      keySource
@@ -33,59 +82,49 @@ type sendJob struct {
 	wg       *sync.WaitGroup // the session's background goroutines
 	peer     [32]byte        // DHr
 	dhs      *xKey           // preset new ratchet key (GenerateKeys); nil: draw one
-	dk       *mlkem.DecapsulationKey1024
+	dk       *kemDK
 	ct       []byte // decapsulate ct with dk (the peer answered our key)
 	ekBytes  []byte // the peer's new encapsulation key, modulus-checked
 	encNew   bool   // encapsulate to the key parsed from ekBytes
-	encTo    *mlkem.EncapsulationKey1024
+	encTo    *kemEK
 	encID    uint32 // id of the key encapsulated to
 	genDK    bool   // our next ML-KEM key pair is needed
-	presetDK *mlkem.DecapsulationKey1024
+	presetDK *kemDK
 
-	// Outputs.
+	// Outputs of the X25519 part.
 	newDHs *xKey
 	dh     []byte // DH(newDHs, peer)
+	newDK  *kemDK
+	dhErr  error
+	// Outputs of the ML-KEM part.
 	ss     []byte // decapsulated secret: mixed into the sending chain's root step
-	peerEK *mlkem.EncapsulationKey1024
+	peerEK *kemEK
 	encSS  []byte
 	encCT  []byte
-	newDK  *mlkem.DecapsulationKey1024
-	err    error
+	kemErr error
 }
 
-func (j *sendJob) kemWork() bool {
-	return j.dk != nil || j.ekBytes != nil || j.encTo != nil
+// prepare creates the job's tasks once its inputs are set.
+func (j *sendJob) prepare() {
+	j.dhT = newTask(func() { j.dhErr = j.runDH() })
+	j.kemT = newTask(func() { j.kemErr = j.runKEM() })
 }
 
-// run computes the job; with parallel set, the X25519 part and the ML-KEM
-// part run on two goroutines. It closes done, then refills the key pool.
-func (j *sendJob) run(parallel bool) {
-	var dhErr, kemErr error
-	if parallel && j.kemWork() {
-		kemDone := make(chan struct{})
-		go func() {
-			kemErr = j.runKEM()
-			close(kemDone)
-		}()
-		dhErr = j.runDH()
-		<-kemDone
-	} else {
-		dhErr = j.runDH()
-		kemErr = j.runKEM()
+// start offers the tasks to other goroutines (Decrypt, which then computes
+// the receiving half itself).
+func (j *sendJob) start() {
+	j.dhT.spawn(j.wg)
+	if j.dk != nil || j.ekBytes != nil || j.encTo != nil {
+		j.kemT.spawn(j.wg)
 	}
-	j.err = errors.Join(dhErr, kemErr)
-	// Claim the pool slots to refill before the job is seen done: a later
-	// step then waits for these keys instead of drawing its own, so keys
-	// are drawn one at a time, in order.
-	var x, dk *poolSlot
-	pool := j.pool
-	if pool != nil {
-		x, dk = pool.claim(j.dhs == nil, j.genDK && j.presetDK == nil)
-	}
-	close(j.done)
-	if pool != nil {
-		pool.fill(x, dk)
-	}
+}
+
+// wait completes the job (running in the caller what has not started) and
+// returns its error.
+func (j *sendJob) wait() error {
+	j.dhT.wait()
+	j.kemT.wait()
+	return errors.Join(j.dhErr, j.kemErr)
 }
 
 func (j *sendJob) runDH() error {
@@ -96,26 +135,34 @@ func (j *sendJob) runDH() error {
 			return err
 		}
 	}
+	j.newDHs = k
 	dh, err := k.dh(&j.peer)
 	if err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrProtocol, err)
 	}
-	j.newDHs, j.dh = k, dh
+	j.dh = dh
 	if j.genDK {
 		dk := j.presetDK
 		if dk == nil {
+			var err error
 			if dk, err = j.takeDK(); err != nil {
 				return err
 			}
 		}
 		j.newDK = dk
 	}
+	if j.pool != nil {
+		// Refill what this step took before the step can be seen done: a
+		// later step then finds the slot and waits for that key rather
+		// than drawing its own, so keys are drawn one at a time, in order.
+		j.pool.refill(j.dhs == nil, j.genDK && j.presetDK == nil)
+	}
 	return nil
 }
 
 func (j *sendJob) runKEM() error {
 	if j.dk != nil {
-		ss, err := j.dk.Decapsulate(j.ct)
+		ss, err := j.dk.decapsulate(j.ct)
 		if err != nil {
 			return fmt.Errorf("%w: ML-KEM ciphertext: %v", ErrProtocol, err)
 		}
@@ -123,7 +170,7 @@ func (j *sendJob) runKEM() error {
 	}
 	if j.ekBytes != nil {
 		// ekModulusOK already accepted it, so this cannot fail.
-		ek, err := mlkem.NewEncapsulationKey1024(j.ekBytes)
+		ek, err := parseKEMEK(j.ekBytes)
 		if err != nil {
 			return fmt.Errorf("%w: peer ML-KEM key: %v", ErrProtocol, err)
 		}
@@ -150,26 +197,18 @@ func (j *sendJob) takeX() (*xKey, error) {
 	return j.src.newX25519()
 }
 
-func (j *sendJob) takeDK() (*mlkem.DecapsulationKey1024, error) {
+func (j *sendJob) takeDK() (*kemDK, error) {
 	if j.pool != nil {
 		return j.pool.takeDK()
 	}
 	return j.src.newMLKEM()
 }
 
-// start runs the job on a new goroutine tracked by j.wg.
-func (j *sendJob) start() {
-	j.wg.Add(1)
-	go func() {
-		defer j.wg.Done()
-		j.run(true)
-	}()
-}
-
-// wipe waits for the job and zeroes the secrets it holds (once its results
-// were applied, or when it is abandoned).
+// wipe completes the job and zeroes the secrets it holds (once its results
+// were applied).
 func (j *sendJob) wipe() {
-	<-j.done
+	j.dhT.wait()
+	j.kemT.wait()
 	clear(j.dh)
 	clear(j.ss)
 	clear(j.encSS)
@@ -177,28 +216,30 @@ func (j *sendJob) wipe() {
 	j.newDHs, j.newDK, j.dk, j.presetDK, j.dhs = nil, nil, nil, nil, nil
 }
 
-// wipeAll is wipe for a job whose new ratchet key is not in use (the job
-// was abandoned, or a later step replaced the key): the key is zeroed too.
+// wipeAll is for a job whose new ratchet key is not in use (the job was
+// abandoned, or a later step replaced the key): work not yet started is
+// dropped, and the key is zeroed too.
 func (j *sendJob) wipeAll() {
-	<-j.done
+	j.dhT.cancel()
+	j.kemT.cancel()
 	if j.newDHs != nil {
 		j.newDHs.wipe()
 	}
 	j.wipe()
 }
 
-// finish waits for the pending sending half of the last DH ratchet step, if
+// finish completes the pending sending half of the last DH ratchet step, if
 // any, and applies it to c: spec §4.3 DHRatchetHE's second KDF_RK_HE and the
 // KEM choices of PROTOCOL.md §4.6 made when the step began. It does not
-// modify the job, so a working copy may finish it and be discarded.
+// modify the job's results, so a working copy may finish it and be
+// discarded.
 func (c *core) finish() error {
 	j := c.pend
 	if j == nil {
 		return nil
 	}
-	<-j.done
-	if j.err != nil {
-		return j.err
+	if err := j.wait(); err != nil {
+		return err
 	}
 	rk, cks, nhks, err := kdfRK(&c.rk, j.dh, j.ss)
 	if err != nil {
@@ -227,8 +268,8 @@ func (c *core) finish() error {
 
 // keyPool keeps one X25519 key pair and, once the session has used one, one
 // ML-KEM-1024 key pair generated ahead (Config.KeysAhead). Keys are drawn
-// from the key source one at a time, in order, by a single filler, so a
-// recording or replaying source sees the same sequence.
+// from the key source one at a time, in order, so a recording or replaying
+// source sees the same sequence.
 type keyPool struct {
 	src    keySource
 	wg     *sync.WaitGroup
@@ -239,52 +280,33 @@ type keyPool struct {
 }
 
 type poolSlot struct {
-	ready chan struct{}
-	x     *xKey
-	dk    *mlkem.DecapsulationKey1024
-	err   error
+	t   *task
+	x   *xKey
+	dk  *kemDK
+	err error
 }
 
-// claim installs empty slots for the requested keys and returns them for
-// the caller to fill (nil for a slot not requested, already installed, or
-// when the pool is closed). A take finds a claimed slot and waits for it.
-func (p *keyPool) claim(x, dk bool) (xs, dks *poolSlot) {
+// refill installs slots for the requested keys (unless installed already
+// or the pool is closed) and offers their generation to other goroutines;
+// a take finds an installed slot and waits for it, or generates it itself.
+func (p *keyPool) refill(x, dk bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, nil
+		return
 	}
 	if x && p.x == nil {
-		xs = &poolSlot{ready: make(chan struct{})}
-		p.x = xs
+		sl := &poolSlot{}
+		sl.t = newTask(func() { sl.x, sl.err = p.src.newX25519() })
+		p.x = sl
+		sl.t.spawn(p.wg)
 	}
 	if dk && p.dk == nil {
-		dks = &poolSlot{ready: make(chan struct{})}
-		p.dk = dks
+		sl := &poolSlot{}
+		sl.t = newTask(func() { sl.dk, sl.err = p.src.newMLKEM() })
+		p.dk = sl
+		sl.t.spawn(p.wg)
 	}
-	return xs, dks
-}
-
-// fill generates the keys of claimed slots in the calling goroutine.
-func (p *keyPool) fill(x, dk *poolSlot) {
-	if x != nil {
-		x.x, x.err = p.src.newX25519()
-		close(x.ready)
-	}
-	if dk != nil {
-		dk.dk, dk.err = p.src.newMLKEM()
-		close(dk.ready)
-	}
-}
-
-// startFill claims slots and fills them on a goroutine tracked by p.wg.
-func (p *keyPool) startFill(x, dk bool) {
-	xs, dks := p.claim(x, dk)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.fill(xs, dks)
-	}()
 }
 
 func (p *keyPool) take(slot **poolSlot) *poolSlot {
@@ -297,22 +319,22 @@ func (p *keyPool) take(slot **poolSlot) *poolSlot {
 
 func (p *keyPool) takeX() (*xKey, error) {
 	if s := p.take(&p.x); s != nil {
-		<-s.ready
+		s.t.wait()
 		return s.x, s.err
 	}
 	return p.src.newX25519()
 }
 
-func (p *keyPool) takeDK() (*mlkem.DecapsulationKey1024, error) {
+func (p *keyPool) takeDK() (*kemDK, error) {
 	if s := p.take(&p.dk); s != nil {
-		<-s.ready
+		s.t.wait()
 		return s.dk, s.err
 	}
 	return p.src.newMLKEM()
 }
 
-// close stops further filling and drops the unused keys (after waiting for
-// one being generated).
+// close stops further filling and drops the unused keys (generation not
+// yet started is cancelled; a key being generated is waited for).
 func (p *keyPool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -320,8 +342,7 @@ func (p *keyPool) close() {
 	p.x, p.dk = nil, nil
 	p.mu.Unlock()
 	for _, s := range []*poolSlot{x, dk} {
-		if s != nil {
-			<-s.ready
+		if s != nil && s.t.cancel() {
 			if s.x != nil {
 				s.x.wipe()
 			}
@@ -338,7 +359,7 @@ type Keys struct {
 	mu   sync.Mutex
 	used bool
 	x    *xKey
-	dk   *mlkem.DecapsulationKey1024
+	dk   *kemDK
 }
 
 // GenerateKeys generates the key pairs NewInitiator would otherwise
@@ -364,7 +385,7 @@ func generateKeys(pq bool, src keySource) (*Keys, error) {
 }
 
 // take hands the keys out once.
-func (k *Keys) take() (*xKey, *mlkem.DecapsulationKey1024, error) {
+func (k *Keys) take() (*xKey, *kemDK, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.used {

@@ -147,7 +147,7 @@ func TestKeysAheadPool(t *testing.T) {
 			s.pool.mu.Unlock()
 			if sl != nil || time.Now().After(deadline) {
 				if sl != nil {
-					<-sl.ready
+					sl.t.wait()
 				}
 				return sl
 			}

@@ -3,8 +3,6 @@ package ratchet
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -31,10 +29,10 @@ func (r *recordingKeys) newX25519() (*xKey, error) {
 	return k, nil
 }
 
-func (r *recordingKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
-	seed := make([]byte, mlkem.SeedSize)
+func (r *recordingKeys) newMLKEM() (*kemDK, error) {
+	seed := make([]byte, kemSeedSize)
 	rand.Read(seed)
-	k, err := mlkem.NewDecapsulationKey1024(seed)
+	k, err := newKEMDK(seed)
 	if err != nil {
 		return nil, err
 	}
@@ -44,13 +42,14 @@ func (r *recordingKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
 	return k, nil
 }
 
-func (r *recordingKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
+func (r *recordingKeys) encapsulate(ek *kemEK) ([]byte, []byte, error) {
 	random := make([]byte, 32)
 	rand.Read(random)
 	r.mu.Lock()
 	r.encRand = append(r.encRand, random)
 	r.mu.Unlock()
-	return mlkemtest.Encapsulate1024(ek, random)
+	ss, ct := ek.encapsulateWith(random)
+	return ss, ct, nil
 }
 
 func (r *recordingKeys) xCount() int {
@@ -78,12 +77,9 @@ func (r *replayKeys) newX25519() (*xKey, error) {
 	return &k, nil
 }
 
-func (r *replayKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) { return mlkem.GenerateKey1024() }
+func (r *replayKeys) newMLKEM() (*kemDK, error) { return generateKEMDK() }
 
-func (r *replayKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
-	ss, ct := ek.Encapsulate()
-	return ss, ct, nil
-}
+func (r *replayKeys) encapsulate(ek *kemEK) ([]byte, []byte, error) { return ek.encapsulate() }
 
 var testSecret = bytes.Repeat([]byte{0x42}, 64)
 var testAD = []byte("rtcchat test session AD")

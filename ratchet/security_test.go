@@ -2,7 +2,6 @@ package ratchet
 
 import (
 	"bytes"
-	"crypto/mlkem"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -262,7 +261,7 @@ func TestQuantumBreakInRecoveryWithoutKEMSecrets(t *testing.T) {
 				}
 				// Scrub the ML-KEM secrets: the attacker substitutes its own.
 				if stolen.st.myDK != nil {
-					stolen.st.myDK, _ = mlkem.GenerateKey1024()
+					stolen.st.myDK, _ = generateKEMDK()
 				}
 				if stolen.st.hasCt {
 					rand.Read(stolen.st.ssOut[:])

@@ -2,7 +2,6 @@ package ratchet
 
 import (
 	"crypto/ecdh"
-	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
@@ -46,10 +45,10 @@ type core struct {
 	lastPeer  uint32 // highest peer encapsulation key id seen
 	kemPhase  uint32 // sending chains since the last one allowed a KEM object, mod PQInterval
 
-	myDK   *mlkem.DecapsulationKey1024 // our pending key pair (its ek was sent, no ct yet)
+	myDK   *kemDK // our pending key pair (its ek was sent, no ct yet)
 	myDKID uint32
 
-	peerEK   *mlkem.EncapsulationKey1024 // peer key not yet encapsulated to
+	peerEK   *kemEK // peer key not yet encapsulated to
 	peerEKID uint32
 
 	ctOut   []byte        // our ciphertext awaiting the peer's confirmation (flagMixed)
@@ -86,8 +85,8 @@ func (c *core) wipe() {
 // replay the X25519 secrets (the "quantum attacker" tests).
 type keySource interface {
 	newX25519() (*xKey, error)
-	newMLKEM() (*mlkem.DecapsulationKey1024, error)
-	encapsulate(ek *mlkem.EncapsulationKey1024) (sharedKey, ciphertext []byte, err error)
+	newMLKEM() (*kemDK, error)
+	encapsulate(ek *kemEK) (sharedKey, ciphertext []byte, err error)
 }
 
 type systemKeys struct{}
@@ -96,13 +95,12 @@ func (systemKeys) newX25519() (*xKey, error) {
 	return generateXKey()
 }
 
-func (systemKeys) newMLKEM() (*mlkem.DecapsulationKey1024, error) {
-	return mlkem.GenerateKey1024()
+func (systemKeys) newMLKEM() (*kemDK, error) {
+	return generateKEMDK()
 }
 
-func (systemKeys) encapsulate(ek *mlkem.EncapsulationKey1024) ([]byte, []byte, error) {
-	ss, ct := ek.Encapsulate()
-	return ss, ct, nil
+func (systemKeys) encapsulate(ek *kemEK) ([]byte, []byte, error) {
+	return ek.encapsulate()
 }
 
 // Session is one side of a ratchet session. It is safe for concurrent use.
@@ -161,7 +159,7 @@ func (s *Session) startPool(x, dk bool) {
 		return
 	}
 	s.pool = &keyPool{src: s.src, wg: &s.bg}
-	s.pool.startFill(x, dk)
+	s.pool.refill(x, dk)
 }
 
 // NewInitiator starts the session of the side that sent the first handshake
@@ -246,7 +244,7 @@ func newInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey, s
 	if err := c.decideKEM(j); err != nil {
 		return nil, err
 	}
-	j.run(false)
+	j.prepare()
 	c.pend = j
 	err = c.finish()
 	j.wipe()
@@ -404,7 +402,7 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 		case objEK:
 			h.flags |= flagEK
 			h.kemID = c.myDKID
-			h.obj = c.myDK.EncapsulationKey().Bytes()
+			h.obj = c.myDK.ek
 		case objCT:
 			h.flags |= flagCT
 			h.kemID = c.ctOutID

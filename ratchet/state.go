@@ -1,7 +1,6 @@
 package ratchet
 
 import (
-	"crypto/mlkem"
 	"encoding/binary"
 	"fmt"
 )
@@ -88,11 +87,11 @@ func (s *Session) MarshalBinary() ([]byte, error) {
 	b = append(b, byte(c.kemPhase))
 	if c.myDK != nil {
 		b = binary.BigEndian.AppendUint32(b, c.myDKID)
-		b = append(b, c.myDK.Bytes()...)
+		b = append(b, c.myDK.seed[:]...)
 	}
 	if c.peerEK != nil {
 		b = binary.BigEndian.AppendUint32(b, c.peerEKID)
-		b = append(b, c.peerEK.Bytes()...)
+		b = append(b, c.peerEK.raw...)
 	}
 	if c.hasCt {
 		b = binary.BigEndian.AppendUint32(b, c.ctOutID)
@@ -267,7 +266,7 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 	var dkSeed, peerEK []byte
 	if flags&sfHasMyDK != 0 {
 		c.myDKID = r.u32("myDKID")
-		dkSeed = r.take(mlkem.SeedSize, "ML-KEM seed")
+		dkSeed = r.take(kemSeedSize, "ML-KEM seed")
 		if r.err == nil && (c.myDKID == 0 || c.myDKID > c.nextKEMID) {
 			r.fail("ML-KEM key id %d out of range", c.myDKID)
 		}
@@ -354,14 +353,14 @@ func unmarshal(data []byte, src keySource) (*Session, error) {
 		c.dhs = k
 	}
 	if r.err == nil && dkSeed != nil {
-		dk, err := mlkem.NewDecapsulationKey1024(dkSeed)
+		dk, err := newKEMDK(dkSeed)
 		if err != nil {
 			r.fail("ML-KEM key: %v", err)
 		}
 		c.myDK = dk
 	}
 	if r.err == nil && peerEK != nil {
-		ek, err := mlkem.NewEncapsulationKey1024(peerEK)
+		ek, err := parseKEMEK(peerEK)
 		if err != nil {
 			r.fail("peer ML-KEM key: %v", err)
 		}

@@ -57,7 +57,7 @@ func (c *core) decideKEM(j *sendJob) error {
 
 // newJob returns a sending-half job for the session's key source and pool.
 func (s *Session) newJob(peer *[32]byte) *sendJob {
-	return &sendJob{done: make(chan struct{}), src: s.src, pool: s.pool, wg: &s.bg, peer: *peer}
+	return &sendJob{src: s.src, pool: s.pool, wg: &s.bg, peer: *peer}
 }
 
 // ratchetRecv performs the DH ratchet step of spec §4.3 (DHRatchetHE) on c,
@@ -105,9 +105,8 @@ func (c *core) ratchetRecv(h *header, j *sendJob) error {
 	if err := c.decideKEM(j); err != nil {
 		return err
 	}
-	if c.cfg.Synchronous {
-		j.run(false)
-	} else {
+	j.prepare()
+	if !c.cfg.Synchronous {
 		j.start()
 	}
 	c.pend = j

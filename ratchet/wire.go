@@ -1,11 +1,11 @@
 package ratchet
 
 import (
-	"crypto/mlkem"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
 
+	"github.com/cloudflare/circl/kem/mlkem/mlkem1024"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -29,7 +29,7 @@ const (
 
 	// KEMObjectSize is the size of an ML-KEM-1024 encapsulation key and of
 	// an ML-KEM-1024 ciphertext (FIPS 203, Table 3): both are 1568 bytes.
-	KEMObjectSize = mlkem.EncapsulationKeySize1024
+	KEMObjectSize = mlkem1024.PublicKeySize
 
 	shortHeaderSize = 1 + 32 + 4 + 4
 	longHeaderSize  = shortHeaderSize + 4 + KEMObjectSize
