@@ -162,6 +162,9 @@ func (n *net2) peers(failed time.Duration) (off, ans *bench.Proc) {
 			kind = "chat"
 		}
 		cmd.Env = append(os.Environ(), bench.Options{Role: role, Kind: kind, IP: ip, FailedTimeout: failed}.Env())
+		if fullRun() {
+			cmd.Env = append(cmd.Env, bench.EnvStepTimeout+"="+fullLimit.String())
+		}
 		var stderr lockedBuffer
 		p, err := bench.Start(role, cmd, &stderr)
 		if err != nil {
