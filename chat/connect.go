@@ -126,6 +126,9 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 		}
 		p.mu.Unlock()
 		close(p.certReady)
+		if p.isClosed() {
+			return // given up: skip the rest
+		}
 		eph, err := handshake.Prepare(nil, role, level)
 		if err == nil {
 			p.mu.Lock()
@@ -136,7 +139,7 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 			}
 			p.mu.Unlock()
 		}
-		if role == handshake.Initiator {
+		if role == handshake.Initiator && !p.isClosed() {
 			pq := level >= handshake.LevelQuantum // as handshake.Result.PQRatchet
 			if k, err := ratchet.GenerateKeys(pq); err == nil {
 				p.mu.Lock()
@@ -149,11 +152,17 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 			}
 		}
 		// Errors are not kept: Sign does the same work again and reports them.
-		if pc, ok := signer.(handshake.Precomputer); ok {
+		if pc, ok := signer.(handshake.Precomputer); ok && !p.isClosed() {
 			_ = pc.Precompute()
 		}
 	}()
 	return p
+}
+
+func (p *prepared) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 // takeCert waits for the prepared certificate and hands it out once (nil
