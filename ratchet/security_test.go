@@ -288,3 +288,66 @@ func TestQuantumBreakInRecoveryWithoutKEMSecrets(t *testing.T) {
 		}
 	}
 }
+
+// leakKeys hands out first a key leaked from the victim's memory (its
+// pre-generated ratchet key, Config.KeysAhead), then fresh keys.
+type leakKeys struct {
+	systemKeys
+	first *xKey
+}
+
+func (l *leakKeys) newX25519() (*xKey, error) {
+	if k := l.first; k != nil {
+		l.first = nil
+		return k, nil
+	}
+	return generateXKey()
+}
+
+// TestKeysAheadMemoryCompromise checks what PROTOCOL.md §4.11 says about
+// Config.KeysAhead: a stolen serialised state recovers as fast as without
+// it (one round trip: the pre-generated key is not in the state), but an
+// attacker who also reads the pre-generated key from the process memory
+// reads one round trip more (from C4 on nothing, instead of from C2).
+func TestKeysAheadMemoryCompromise(t *testing.T) {
+	for _, pq := range []bool{false, true} {
+		for _, leak := range []bool{false, true} {
+			t.Run(fmt.Sprintf("pq=%v/pool-key-leaked=%v", pq, leak), func(t *testing.T) {
+				a, b := newPair(t, Config{PQ: pq, KeysAhead: true})
+				warmups[1].run(t, a, b)
+				victim, peer := a, b
+				settle(t, victim)
+				// The key the victim's next step will use.
+				victim.mu.Lock()
+				victim.pool.mu.Lock()
+				sl := victim.pool.x
+				victim.pool.mu.Unlock()
+				victim.mu.Unlock()
+				if sl == nil {
+					t.Fatal("no pre-generated key")
+				}
+				sl.t.wait()
+				src := &leakKeys{}
+				if leak {
+					k := *sl.x
+					src.first = &k
+				}
+				stolen, err := unmarshal(snapshot(t, victim), src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := conversation(t, victim, peer, &attacker{stolen}, 4, 2)
+				// Burst 2: [v v p p] per round.
+				readable := 4
+				if leak {
+					readable = 8
+				}
+				for i, r := range got {
+					if r != (i < readable) {
+						t.Fatalf("message %d readable=%v, want the first %d only (all: %v)", i, r, readable, got)
+					}
+				}
+			})
+		}
+	}
+}
