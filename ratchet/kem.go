@@ -39,6 +39,7 @@ func newKEMDK(seed []byte) (*kemDK, error) {
 	copy(k.seed[:], seed)
 	pk, sk := mlkem1024.NewKeyFromSeed(k.seed[:])
 	pk.Pack(k.ek)
+	avxClean()
 	k.sk = sk
 	return k, nil
 }
@@ -61,6 +62,7 @@ func (k *kemDK) decapsulate(ct []byte) ([]byte, error) {
 	}
 	ss := make([]byte, mlkem1024.SharedKeySize)
 	k.sk.DecapsulateTo(ss, ct)
+	avxClean()
 	return ss, nil
 }
 
@@ -84,7 +86,9 @@ func parseKEMEK(b []byte) (*kemEK, error) {
 		return nil, errors.New("ML-KEM-1024 encapsulation key fails the FIPS 203 modulus check")
 	}
 	pk := new(mlkem1024.PublicKey)
-	if err := pk.Unpack(b); err != nil {
+	err := pk.Unpack(b)
+	avxClean()
+	if err != nil {
 		return nil, err
 	}
 	return &kemEK{raw: append([]byte(nil), b...), pk: pk}, nil
@@ -95,6 +99,7 @@ func (e *kemEK) encapsulateWith(m []byte) (ss, ct []byte) {
 	ss = make([]byte, mlkem1024.SharedKeySize)
 	ct = make([]byte, mlkem1024.CiphertextSize)
 	e.pk.EncapsulateTo(ct, ss, m)
+	avxClean()
 	return ss, ct
 }
 

@@ -116,3 +116,33 @@ func BenchmarkMLKEM(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkKDFAfterMLKEM: an ML-KEM decapsulation followed by KDF_RK_HE
+// (HKDF-SHA256), with the AVX state cleared in between as the ratchet does
+// (avxClean) and without; "decaps-only" is the decapsulation alone. The
+// difference is the reason for avxClean (vzeroupper_amd64.go).
+func BenchmarkKDFAfterMLKEM(b *testing.B) {
+	dk, _ := generateKEMDK()
+	ek, _ := parseKEMEK(dk.ek)
+	_, ct := ek.encapsulateWith(make([]byte, 32))
+	ss := make([]byte, 32)
+	var rk [keySize]byte
+	dh := make([]byte, 32)
+	b.Run("decaps-only", func(b *testing.B) {
+		for b.Loop() {
+			dk.sk.DecapsulateTo(ss, ct)
+			avxClean()
+		}
+	})
+	for _, clean := range []bool{true, false} {
+		b.Run(map[bool]string{true: "cleared", false: "dirty"}[clean], func(b *testing.B) {
+			for b.Loop() {
+				dk.sk.DecapsulateTo(ss, ct)
+				if clean {
+					avxClean()
+				}
+				kdfRK(&rk, dh, ss)
+			}
+		})
+	}
+}
