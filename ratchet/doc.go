@@ -8,7 +8,7 @@
 //
 // # Primitives
 //
-//   - DH: X25519 (crypto/ecdh).
+//   - DH: X25519 (RFC 7748; CIRCL's dh/x25519, checked against crypto/ecdh).
 //   - KDF_RK_HE: HKDF-SHA256, salt = root key, IKM = DH output [‖ ML-KEM
 //     shared secret], 96 output bytes = root key ‖ chain key ‖ next header key.
 //   - KDF_CK: HMAC-SHA256(ck, 0x01) = message key, HMAC-SHA256(ck, 0x02) =
@@ -20,7 +20,8 @@
 //     prefix ‖ encrypted header.
 //   - Header AEAD: XChaCha20-Poly1305 with a random 192-bit nonce, AD =
 //     session AD (a header key encrypts many headers, spec §4.1).
-//   - PQ ratchet: ML-KEM-1024 (crypto/mlkem). One KEM object (an
+//   - PQ ratchet: ML-KEM-1024 (FIPS 203; CIRCL's kem/mlkem/mlkem1024,
+//     checked against crypto/mlkem). One KEM object (an
 //     encapsulation key or a ciphertext, 1568 bytes) rides inside the
 //     encrypted header of the first message of a new sending chain; see
 //     PROTOCOL.md §4.6 for the cadence, the cost and the recovery bound.
@@ -55,7 +56,11 @@
 //		MaxSkippedKeys   int  // skipped message keys stored in total (default 2000)
 //		MaxSkippedChains int  // distinct header keys with stored skipped keys (default 8)
 //		PQInterval       int  // KEM object on every PQInterval-th new sending chain (default 1)
+//		Synchronous      bool // compute each ratchet step inside Decrypt (no background work)
+//		KeysAhead        bool // keep the next key pairs generated ahead (weaker recovery after a memory compromise)
+//		Keys             *Keys // NewInitiator's first key pairs, from GenerateKeys
 //	}
+//	func GenerateKeys(pq bool) (*Keys, error)         // call while the connection is set up
 //	func NewInitiator(cfg Config, secret, ad []byte, responderKey *ecdh.PublicKey) (*Session, error)
 //	func NewResponder(cfg Config, secret, ad []byte, responderKey *ecdh.PrivateKey) (*Session, error)
 //	func (s *Session) Encrypt(plaintext []byte) ([]byte, error)
@@ -94,8 +99,14 @@
 //   - Session is safe for concurrent use: one mutex serialises Encrypt,
 //     Decrypt, MarshalBinary and Close (one sender and one receiver goroutine,
 //     or more, may share it).
-//   - Close zeroes every key the package holds in its own memory. Go's
-//     crypto/ecdh and crypto/mlkem keep internal copies of private keys that
-//     cannot be zeroed from outside; those are dropped for the garbage
-//     collector.
+//   - Latency (PROTOCOL.md §4.11): by default the sending half of a DH
+//     ratchet step (new key pair, second X25519, ML-KEM work) runs in the
+//     background, beside the receiving half that Decrypt needs; the next
+//     Encrypt completes it (running it itself if no goroutine has started
+//     it). The state is bit for bit the synchronous one. Close stops that
+//     work and leaves no goroutine behind.
+//   - Close zeroes every key the package holds in its own memory: X25519
+//     keys are held as bytes (a ratchet key is zeroed as soon as a step
+//     replaces it), ML-KEM key seeds too. CIRCL's expanded ML-KEM keys cannot
+//     be zeroed from outside; they are dropped for the garbage collector.
 package ratchet
