@@ -208,7 +208,7 @@ func TestSCTPLossRecovery(t *testing.T) {
 
 // TestSCTPSettings checks what the SettingEngine is given: rtc's defaults,
 // pion's own (<0), explicit values, and the RTO cap raised to pion's
-// RTO.Min. pion keeps the values in unexported fields, read here with
+// RTO.Min; and the DTLS handshake's retransmission settings. pion keeps the values in unexported fields, read here with
 // reflect; a pion upgrade that renames them fails this test, not silently.
 func TestSCTPSettings(t *testing.T) {
 	for _, tc := range []struct {
@@ -244,6 +244,20 @@ func TestSCTPSettings(t *testing.T) {
 				t.Fatalf("min cwnd %d, RTO max %v; want %d, %v", cw.Uint(), time.Duration(rto.Int()), tc.wantCw, tc.wantRTO)
 			}
 		})
+	}
+	// The DTLS handshake's loss recovery (see dtlsRetransmitInterval).
+	d := LoopbackConfig()
+	se, err := settingEngine(&d, &Blob{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt := reflect.ValueOf(se).Elem().FieldByName("dtls")
+	iv, skip := dt.FieldByName("retransmissionInterval"), dt.FieldByName("insecureSkipHelloVerify")
+	if !iv.IsValid() || !skip.IsValid() {
+		t.Fatalf("pion's SettingEngine has no dtls.retransmissionInterval or dtls.insecureSkipHelloVerify field any more: %v", dt.Type())
+	}
+	if time.Duration(iv.Int()) != dtlsRetransmitInterval || !skip.Bool() {
+		t.Fatalf("DTLS retransmission interval %v, skip HelloVerify %v", time.Duration(iv.Int()), skip.Bool())
 	}
 	cfg := LoopbackConfig()
 	cfg.SCTPMinCwnd = MaxSCTPMinCwnd + 1
