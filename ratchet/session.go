@@ -419,14 +419,15 @@ func (s *Session) Encrypt(plaintext []byte) ([]byte, error) {
 	if _, err := rand.Read(out[1 : 1+nonceSize]); err != nil {
 		return nil, err
 	}
-	var hbuf [longHeaderSize]byte
-	hpt := h.appendTo(hbuf[:0])
+	// The header plaintext is written where its ciphertext goes and
+	// sealed in place (no separate buffer of a long header's size).
+	hpt := h.appendTo(out[1+nonceSize : 1+nonceSize])
 	haead, err := chacha20poly1305.NewX(c.hks[:])
 	if err != nil {
+		clear(hpt)
 		return nil, err
 	}
-	out = haead.Seal(out, out[1:1+nonceSize], hpt, headerAD(c.ad, out[0]))
-	clear(hpt)
+	out = haead.Seal(out[:1+nonceSize], out[1:1+nonceSize], hpt, headerAD(c.ad, out[0]))
 	prefixLen := len(out)
 
 	mk, next := kdfCK(&c.cks)
