@@ -2,10 +2,7 @@ package handshake
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 )
 
@@ -13,21 +10,7 @@ import (
 // from the vectors' randomness streams give exactly the recorded messages and
 // outputs, so preparing changes nothing on the wire (PROTOCOL.md §2.8).
 func TestPreparedEphemeralsReproduceVectors(t *testing.T) {
-	raw, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vf vectorFile
-	if err := json.Unmarshal(raw, &vf); err != nil {
-		t.Fatal(err)
-	}
-	unhex := func(s string) []byte {
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	vf, unhex := readVectors(t)
 	for _, v := range vf.Vectors {
 		t.Run(v.Level, func(t *testing.T) {
 			level, err := ParseLevel(v.Level)

@@ -155,10 +155,9 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-// TestVectorsReplay feeds the recorded messages of each vector to fresh state
-// machines built only from the vector's inputs: each side accepts the other
-// side's recorded messages and produces its own recorded replies.
-func TestVectorsReplay(t *testing.T) {
+// readVectors reads the recorded vectors and gives a hex decoder that fails t.
+func readVectors(t *testing.T) (vectorFile, func(string) []byte) {
+	t.Helper()
 	raw, err := os.ReadFile(vectorsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -167,13 +166,20 @@ func TestVectorsReplay(t *testing.T) {
 	if err := json.Unmarshal(raw, &vf); err != nil {
 		t.Fatal(err)
 	}
-	unhex := func(s string) []byte {
+	return vf, func(s string) []byte {
 		b, err := hex.DecodeString(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
+}
+
+// TestVectorsReplay feeds the recorded messages of each vector to fresh state
+// machines built only from the vector's inputs: each side accepts the other
+// side's recorded messages and produces its own recorded replies.
+func TestVectorsReplay(t *testing.T) {
+	vf, unhex := readVectors(t)
 	for _, v := range vf.Vectors {
 		t.Run(v.Level, func(t *testing.T) {
 			idI, err := ParseIdentity(unhex(v.InitiatorIdentity))
@@ -250,21 +256,7 @@ func TestVectorsReplay(t *testing.T) {
 // the standard library only (no parser or key schedule of this package): the
 // randomness streams give the ephemeral and ML-KEM secrets.
 func TestVectorsFromSpec(t *testing.T) {
-	raw, err := os.ReadFile(vectorsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var vf vectorFile
-	if err := json.Unmarshal(raw, &vf); err != nil {
-		t.Fatal(err)
-	}
-	unhex := func(s string) []byte {
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	vf, unhex := readVectors(t)
 	u16 := func(b []byte) []byte { return []byte{byte(len(b) >> 8), byte(len(b))} }
 	sha := func(parts ...[]byte) []byte {
 		d := sha256.New()
@@ -361,6 +353,7 @@ func TestVectorsFromSpec(t *testing.T) {
 			var ssR, ssI []byte
 			if kem {
 				off += 1568 // PQ_R
+				var err error
 				ssR, err = dkI.Decapsulate(re[off : off+1568])
 				if err != nil {
 					t.Fatal(err)
