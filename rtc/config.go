@@ -39,7 +39,9 @@ const (
 	// stays at a few packets and a transfer crawls (BenchmarkLossyTransfer:
 	// 1 MiB through 10% loss in about 1 s with rtc's settings, 17 s with
 	// pion's). The floor deviates from the RFC:
-	// with it a sender backs off less than TCP would on a congested path.
+	// with it a sender backs off less than TCP would on a congested path,
+	// and it is also the window a transfer starts with (RFC 9260 §7.2.1:
+	// about 4 packets).
 	// We accept that for a two-party messenger, and keep it small: at most
 	// MaxSCTPMinCwnd, about 50 packets: the largest window TCP had before
 	// window scaling (RFC 7323).
