@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rtcchat/rtcchat/internal/gctune"
 )
 
 // Options configure one child.
@@ -43,6 +45,10 @@ type Options struct {
 	// ("standard", "enhanced", "quantum"); "" is the default range.
 	Level string
 }
+
+// EnvGoDefaultGC, when set in a chat child's environment, keeps Go's
+// default garbage collector instead of the rtcchat command's setting.
+const EnvGoDefaultGC = "RTCCHAT_BENCH_GO_DEFAULT_GC"
 
 // EnvChild names the environment variable that turns a binary into a child:
 // its value is "role,kind[,ip[,failed-timeout[,level]]]".
@@ -234,6 +240,11 @@ func parseSeq(b []byte) (int, bool) {
 // The offering side prints "blob OFFER" first. Failures reply "err TEXT"; a
 // connection that ends unexpectedly prints "lost REASON" at any time.
 func RunChild(o Options, in io.Reader, out io.Writer) error {
+	if o.Kind == "chat" && os.Getenv(EnvGoDefaultGC) == "" {
+		// The garbage collector as the rtcchat command sets it; raw pion
+		// keeps Go's defaults.
+		gctune.Apply()
+	}
 	var outMu sync.Mutex
 	say := func(format string, args ...any) {
 		outMu.Lock()

@@ -6,9 +6,12 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/rtcchat/rtcchat/internal/gctune"
 )
 
 func main() {
+	gctune.Apply()
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "rtcchat:", err)
 		os.Exit(1)

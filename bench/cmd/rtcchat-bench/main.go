@@ -16,12 +16,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rtcchat/rtcchat/bench"
 	"github.com/rtcchat/rtcchat/handshake"
+	"github.com/rtcchat/rtcchat/internal/gctune"
 )
 
 func main() {
@@ -88,6 +90,14 @@ type report struct {
 	RTTmsRaw     float64 `json:"rtt_ms_raw"`
 	RSSMB        float64 `json:"rss_mb"`
 
+	// The same chat processes with Go's default garbage collector instead
+	// of the rtcchat command's setting (internal/gctune), for comparison.
+	MsgsPerSGoGC float64   `json:"msgs_per_s_go_default_gc"`
+	BulkMBsGoGC  float64   `json:"bulk_mb_s_go_default_gc"`
+	MsgsGoGCRuns []float64 `json:"msgs_per_s_go_default_gc_runs"`
+	BulkGoGCRuns []float64 `json:"bulk_mb_s_go_default_gc_runs"`
+	GC           string    `json:"gc"`
+
 	RTTp99ms         float64                 `json:"rtt_p99_ms"`
 	RTTp99msRaw      float64                 `json:"rtt_p99_ms_raw"`
 	MsgsPerSRawUnack float64                 `json:"msgs_per_s_raw_unacked"`
@@ -118,13 +128,13 @@ type levelFigures struct {
 
 type runner struct{}
 
-func (r *runner) startLevel(role, kind, level string) (*bench.Proc, error) {
+func (r *runner) startLevel(role, kind, level string, env ...string) (*bench.Proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), bench.Options{Role: role, Kind: kind, Level: level}.Env())
+	cmd.Env = append(append(os.Environ(), bench.Options{Role: role, Kind: kind, Level: level}.Env()), env...)
 	return bench.Start(kind+"-"+role, cmd, os.Stderr)
 }
 
@@ -132,11 +142,11 @@ func (r *runner) pair(kind string) (off, ans *bench.Proc, d time.Duration, err e
 	return r.pairLevel(kind, "")
 }
 
-func (r *runner) pairLevel(kind, level string) (off, ans *bench.Proc, d time.Duration, err error) {
-	if off, err = r.startLevel("offer", kind, level); err != nil {
+func (r *runner) pairLevel(kind, level string, env ...string) (off, ans *bench.Proc, d time.Duration, err error) {
+	if off, err = r.startLevel("offer", kind, level, env...); err != nil {
 		return nil, nil, 0, err
 	}
-	if ans, err = r.startLevel("answer", kind, level); err != nil {
+	if ans, err = r.startLevel("answer", kind, level, env...); err != nil {
 		off.Kill()
 		return nil, nil, 0, err
 	}
@@ -182,23 +192,40 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 		defer ans.Quit(5 * time.Second)
 		procs[k] = [2]*bench.Proc{off, ans}
 	}
+	// rtcchat as the command runs it (internal/gctune) is "chat"; the same
+	// with Go's default collector is measured beside it for messages and
+	// bulk, where the collector matters.
+	rep.GC = "rtcchat: GOGC=" + fmt.Sprint(gctune.Percent) + ", GOMEMLIMIT=" + fmt.Sprint(gctune.MemoryLimit>>20) + "MiB (as the rtcchat command); raw pion: Go's defaults"
+	{
+		off, ans, _, err := r.pairLevel("chat", "", bench.EnvGoDefaultGC+"=1")
+		if err != nil {
+			return nil, err
+		}
+		defer off.Quit(5 * time.Second)
+		defer ans.Quit(5 * time.Second)
+		procs[chatGoGC] = [2]*bench.Proc{off, ans}
+	}
+	measured := append(kinds, chatGoGC)
 	const long = 10 * time.Minute
 
 	step("%d acknowledged 100-byte messages one way, %d rounds", msgs, rounds)
 	for i := 0; i < rounds; i++ {
-		for _, k := range order(kinds, i) {
+		for _, k := range order(measured, i) {
 			v, err := procs[k][0].CallFloats(fmt.Sprintf("send %d 100", msgs), long)
 			if err != nil {
 				return nil, err
 			}
-			if k == "chat" {
+			switch k {
+			case "chat":
 				rep.MsgsPerSRuns = append(rep.MsgsPerSRuns, float64(msgs)/v[0])
-			} else {
+			case chatGoGC:
+				rep.MsgsGoGCRuns = append(rep.MsgsGoGCRuns, float64(msgs)/v[0])
+			default:
 				rep.MsgsPerSRawRuns = append(rep.MsgsPerSRawRuns, float64(msgs)/v[0])
 			}
 		}
 	}
-	rep.MsgsPerS, rep.MsgsPerSRaw = median(rep.MsgsPerSRuns), median(rep.MsgsPerSRawRuns)
+	rep.MsgsPerS, rep.MsgsPerSRaw, rep.MsgsPerSGoGC = median(rep.MsgsPerSRuns), median(rep.MsgsPerSRawRuns), median(rep.MsgsGoGCRuns)
 	var unack []float64
 	for i := 0; i < rounds; i++ {
 		v, err := procs["raw"][0].CallFloats(fmt.Sprintf("sendunacked %d 100", msgs), long)
@@ -208,7 +235,7 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 		unack = append(unack, float64(msgs)/v[0])
 	}
 	rep.MsgsPerSRawUnack = median(unack)
-	for _, k := range kinds {
+	for _, k := range measured {
 		n, dups, inOrder, _, err := procs[k][1].Stats(time.Minute)
 		if err != nil {
 			return nil, err
@@ -237,22 +264,27 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 
 	step("bulk: %d MiB per transfer (chat: a file), %d rounds", bulk>>20, rounds)
 	for i := 0; i < rounds; i++ {
-		for _, k := range order(kinds, i) {
+		for _, k := range order(measured, i) {
 			v, err := procs[k][0].CallFloats(fmt.Sprintf("bulk %d", bulk), long)
 			if err != nil {
 				return nil, err
 			}
 			mbs := float64(bulk) / 1e6 / v[0]
-			if k == "chat" {
+			switch k {
+			case "chat":
 				rep.BulkMBsRuns = append(rep.BulkMBsRuns, mbs)
-			} else {
+			case chatGoGC:
+				rep.BulkGoGCRuns = append(rep.BulkGoGCRuns, mbs)
+			default:
 				rep.BulkMBsRawRuns = append(rep.BulkMBsRawRuns, mbs)
 			}
 		}
 	}
-	rep.BulkMBs, rep.BulkMBsRaw = median(rep.BulkMBsRuns), median(rep.BulkMBsRawRuns)
-	if _, _, _, files, err := procs["chat"][1].Stats(time.Minute); err != nil || files != rounds {
-		return nil, fmt.Errorf("chat receiver completed %d of %d files (%v)", files, rounds, err)
+	rep.BulkMBs, rep.BulkMBsRaw, rep.BulkMBsGoGC = median(rep.BulkMBsRuns), median(rep.BulkMBsRawRuns), median(rep.BulkGoGCRuns)
+	for _, k := range []string{"chat", chatGoGC} {
+		if _, _, _, files, err := procs[k][1].Stats(time.Minute); err != nil || files != rounds {
+			return nil, fmt.Errorf("%s receiver completed %d of %d files (%v)", k, files, rounds, err)
+		}
 	}
 	for _, k := range kinds {
 		for _, p := range procs[k] {
@@ -309,6 +341,8 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 	rep.Ratios = map[string]float64{
 		"connect":             rep.ConnectMS / rep.ConnectMSRaw,
 		"msgs":                rep.MsgsPerS / rep.MsgsPerSRaw,
+		"msgs_go_default_gc":  ratio(rep.MsgsPerSGoGC, rep.MsgsPerSRaw),
+		"bulk_go_default_gc":  ratio(rep.BulkMBsGoGC, rep.BulkMBsRaw),
 		"msgs_vs_unacked_raw": rep.MsgsPerS / rep.MsgsPerSRawUnack,
 		"bulk":                rep.BulkMBs / rep.BulkMBsRaw,
 		"rtt_delta_ms":        rep.RTTms - rep.RTTmsRaw,
@@ -328,14 +362,27 @@ func (r *runner) run(connects, msgs, rounds, rtts int, bulk int64) (*report, err
 
 // order alternates which kind goes first, so that drifting load on a shared
 // machine favours neither.
+// order alternates which kind goes first from one round to the next.
 func order(k []string, i int) []string {
 	if i%2 == 0 {
 		return k
 	}
-	return []string{k[1], k[0]}
+	r := append([]string(nil), k...)
+	slices.Reverse(r)
+	return r
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// chatGoGC names the chat pair that runs with Go's default collector.
+const chatGoGC = "chat-go-default-gc"
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
@@ -363,9 +410,12 @@ func (rep *report) print(w *os.File) {
 	fmt.Fprintf(w, "%-38s %12.0f %12.0f %10.2f %8s %7s\n", "100 B msgs/s, acknowledged", rep.MsgsPerS, rep.MsgsPerSRaw, rep.Ratios["msgs"], ">= 0.7", mark("msgs"))
 	fmt.Fprintf(w, "%-38s %12.0f %12.0f %10.2f %8s %7s\n", "  (raw pion without acks)", rep.MsgsPerS, rep.MsgsPerSRawUnack, rep.Ratios["msgs_vs_unacked_raw"], "", "")
 	fmt.Fprintf(w, "%-38s %12.1f %12.1f %10.2f %8s %7s\n", "bulk MB/s (chat: file; raw: 16 KiB)", rep.BulkMBs, rep.BulkMBsRaw, rep.Ratios["bulk"], ">= 1.0", mark("bulk"))
+	fmt.Fprintf(w, "%-38s %12.0f %12.0f %10.2f\n", "  msgs/s, rtcchat on Go's default GC", rep.MsgsPerSGoGC, rep.MsgsPerSRaw, ratio(rep.MsgsPerSGoGC, rep.MsgsPerSRaw))
+	fmt.Fprintf(w, "%-38s %12.1f %12.1f %10.2f\n", "  bulk MB/s, rtcchat on Go's default GC", rep.BulkMBsGoGC, rep.BulkMBsRaw, ratio(rep.BulkMBsGoGC, rep.BulkMBsRaw))
 	fmt.Fprintf(w, "%-38s %12.3f %12.3f %+10.3f %8s %7s\n", "RTT 100 B median (ms; delta)", rep.RTTms, rep.RTTmsRaw, rep.Ratios["rtt_delta_ms"], "<= +1", mark("rtt_delta_ms"))
 	fmt.Fprintf(w, "%-38s %12.3f %12.3f %+10.3f %8s\n", "RTT 100 B p99 (ms; delta)", rep.RTTp99ms, rep.RTTp99msRaw, rep.RTTp99ms-rep.RTTp99msRaw, "")
 	fmt.Fprintf(w, "%-38s %12.1f %12.1f %10s %8s %7s\n", "peak RSS of one process (MB)", rep.RSSMB, rep.RSSMBRaw, "", "<= 60", mark("rss_mb"))
+	fmt.Fprintf(w, "\ngarbage collector: %s\n", rep.GC)
 	fmt.Fprintf(w, "\nruns: connect %v / %v ms; msgs/s %v / %v; MB/s %v / %v\n",
 		round(rep.ConnectMSRuns, 2), round(rep.ConnectMSRawRuns, 2), round(rep.MsgsPerSRuns, 0), round(rep.MsgsPerSRawRuns, 0), round(rep.BulkMBsRuns, 1), round(rep.BulkMBsRawRuns, 1))
 	fmt.Fprintf(w, "\nrtcchat by security level (what each layer costs; raw pion: connect %.2f ms, %.0f msgs/s, RTT %.3f ms)\n", rep.ConnectMSRaw, rep.MsgsPerSRaw, rep.RTTmsRaw)
