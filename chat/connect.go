@@ -386,7 +386,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pump := newConnPump(conn)
+	pump := rtcConn{conn}
 	var mc MessageConn = pump
 	defer func() {
 		if err != nil {
@@ -519,52 +519,10 @@ func shortHex(b []byte) string {
 	return h
 }
 
-// connPump gives an rtc.Conn a context-aware Recv: one goroutine reads the
-// connection and hands each message over, so a Recv abandoned by its context
-// never loses a message.
-type connPump struct {
-	c    *rtc.Conn
-	msgs chan []byte
-	err  error
-	done chan struct{} // closed when the connection failed (err is set)
-	stop chan struct{} // closed by Close
-	once sync.Once
-}
+// rtcConn is an rtc.Conn as a MessageConn: its context-aware receive needs
+// no goroutine in between, so each message reaches the session directly.
+type rtcConn struct{ c *rtc.Conn }
 
-func newConnPump(c *rtc.Conn) *connPump {
-	p := &connPump{c: c, msgs: make(chan []byte), done: make(chan struct{}), stop: make(chan struct{})}
-	go func() {
-		for {
-			m, err := c.Recv()
-			if err != nil {
-				p.err = err
-				close(p.done)
-				return
-			}
-			select {
-			case p.msgs <- m:
-			case <-p.stop:
-				return
-			}
-		}
-	}()
-	return p
-}
-
-func (p *connPump) Send(m []byte) error { return p.c.Send(m) }
-
-func (p *connPump) Recv(ctx context.Context) ([]byte, error) {
-	select {
-	case m := <-p.msgs:
-		return m, nil
-	case <-p.done:
-		return nil, p.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (p *connPump) Close() error {
-	p.once.Do(func() { close(p.stop) })
-	return p.c.Close()
-}
+func (r rtcConn) Send(m []byte) error                      { return r.c.Send(m) }
+func (r rtcConn) Recv(ctx context.Context) ([]byte, error) { return r.c.RecvContext(ctx) }
+func (r rtcConn) Close() error                             { return r.c.Close() }

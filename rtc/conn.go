@@ -1,11 +1,13 @@
 package rtc
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -39,7 +41,7 @@ func (p Path) String() string {
 // Recv from one at a time.
 type Conn struct {
 	p        *peer
-	rw       datachannel.ReadWriteCloser
+	rw       datachannel.ReadWriteCloserDeadliner
 	remoteFP [FingerprintSize]byte
 	path     Path
 	cipher   string
@@ -56,7 +58,7 @@ type Conn struct {
 	lost      *time.Timer
 }
 
-func newConn(p *peer, rw datachannel.ReadWriteCloser) (*Conn, error) {
+func newConn(p *peer, rw datachannel.ReadWriteCloserDeadliner) (*Conn, error) {
 	c := &Conn{
 		p:     p,
 		rw:    rw,
@@ -141,7 +143,35 @@ func (c *Conn) Send(msg []byte) error {
 // Recv returns the next message. After the peer closes the channel it
 // returns io.EOF; after a failure, the reason (see Err).
 func (c *Conn) Recv() ([]byte, error) {
+	return c.RecvContext(context.Background())
+}
+
+// RecvContext is Recv that also returns ctx's error once ctx is done. A
+// receive cut short this way loses nothing (a message is taken whole or
+// not at all) and leaves the connection open.
+func (c *Conn) RecvContext(ctx context.Context) ([]byte, error) {
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(fired)
+			c.rw.SetReadDeadline(time.Unix(1, 0))
+		})
+		defer func() {
+			if !stop() {
+				// The deadline was set (or is being set): clear it for
+				// the next receive once the setter is done.
+				<-fired
+				c.rw.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
 	n, err := c.rw.Read(c.rbuf)
+	if err != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		if errors.Is(err, io.ErrShortBuffer) {
 			c.fail(fmt.Errorf("rtc: %w: the peer sent more than %d bytes in one message", ErrMessageTooLarge, MaxMessageSize))

@@ -84,7 +84,7 @@ type peer struct {
 	remoteRaw []byte
 	notes     []string
 
-	opened       chan datachannel.ReadWriteCloser
+	opened       chan datachannel.ReadWriteCloserDeadliner
 	iceConnected chan struct{}
 	dtlsFailed   chan struct{}
 	dtlsUp       chan struct{}
@@ -115,7 +115,7 @@ func newPeer(cfg Config) (*peer, error) {
 	cfg = cfg.withDefaults()
 	p := &peer{
 		cfg:          cfg,
-		opened:       make(chan datachannel.ReadWriteCloser, 1),
+		opened:       make(chan datachannel.ReadWriteCloserDeadliner, 1),
 		iceConnected: make(chan struct{}),
 		dtlsFailed:   make(chan struct{}),
 		dtlsUp:       make(chan struct{}),
@@ -171,7 +171,7 @@ func newPeer(cfg Config) (*peer, error) {
 	}
 	p.dc.SetBufferedAmountLowThreshold(bufferedLow)
 	p.dc.OnOpen(func() {
-		rw, err := p.dc.Detach()
+		rw, err := p.dc.DetachWithDeadline()
 		if err != nil {
 			return
 		}
