@@ -386,8 +386,8 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pump := rtcConn{conn}
-	var mc MessageConn = pump
+	dc := rtcConn{conn}
+	var mc MessageConn = dc
 	defer func() {
 		if err != nil {
 			mc.Close()
@@ -409,7 +409,7 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	var exporter []byte
 	tlsDesc := ""
 	if level >= handshake.LevelEnhanced {
-		tc, err := wrapTLS(ctx, pump, conn.IsOfferer(), prep.takeCert(ctx))
+		tc, err := wrapTLS(ctx, dc, conn.IsOfferer(), prep.takeCert(ctx))
 		if err != nil {
 			return nil, err
 		}
