@@ -14,6 +14,13 @@ import (
 func tlsPair(t *testing.T) (*tlsConn, *tlsConn) {
 	t.Helper()
 	a, b := newMsgPipe()
+	return tlsPairOver(t, a, b, nil)
+}
+
+// tlsPairOver runs inner TLS over a (client, with clientCert if not nil)
+// and b (server).
+func tlsPairOver(t *testing.T, a, b MessageConn, clientCert *tls.Certificate) (*tlsConn, *tlsConn) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	type res struct {
@@ -25,7 +32,7 @@ func tlsPair(t *testing.T) (*tlsConn, *tlsConn) {
 		c, err := wrapTLS(ctx, b, false, nil)
 		ch <- res{c, err}
 	}()
-	ca, err := wrapTLS(ctx, a, true, nil)
+	ca, err := wrapTLS(ctx, a, true, clientCert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,35 +140,16 @@ func (c *sendCounter) Send(m []byte) error {
 func TestInnerTLSPreparedCertAndFullRecords(t *testing.T) {
 	pa, pb := newMsgPipe()
 	a := &sendCounter{MessageConn: pa}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	cert, err := newEphemeralCert()
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := cert.PrivateKey.(ed25519.PrivateKey)
-	type res struct {
-		c   *tlsConn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := wrapTLS(ctx, pb, false, nil)
-		ch <- res{c, err}
-	}()
-	ca, err := wrapTLS(ctx, a, true, &cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { ca.Close(); r.c.Close() })
+	ca, cb := tlsPairOver(t, a, pb, &cert)
 	if cert.PrivateKey != nil || !bytes.Equal(key, make([]byte, len(key))) {
 		t.Fatal("the prepared certificate's key was not wiped after the handshake")
 	}
-	peer := r.c.tc.ConnectionState().PeerCertificates
+	peer := cb.tc.ConnectionState().PeerCertificates
 	if len(peer) != 1 || !bytes.Equal(peer[0].Raw, cert.Certificate[0]) {
 		t.Fatal("the server did not see the prepared certificate")
 	}
@@ -173,7 +161,7 @@ func TestInnerTLSPreparedCertAndFullRecords(t *testing.T) {
 		if n := a.sent.Load() - before; n != 1 {
 			t.Fatalf("a %d-byte message took %d data-channel messages, want 1", size, n)
 		}
-		if got, err := r.c.Recv(ctx); err != nil || len(got) != size {
+		if got, err := cb.Recv(context.Background()); err != nil || len(got) != size {
 			t.Fatalf("received %d bytes, %v", len(got), err)
 		}
 	}
