@@ -194,15 +194,7 @@ func TestQuantumBreakInRecovery(t *testing.T) {
 					// (two round trips), whatever t was; with a sparser
 					// cadence from message 6k-2 on (PROTOCOL.md §4.6).
 					bound := 6*k - 2
-					for i := bound; i < len(got); i++ {
-						if got[i] {
-							t.Fatalf("PQ level: quantum attacker read message %d (all: %v)", i, got)
-						}
-					}
-					if !got[0] {
-						t.Fatalf("attacker could not even read the first message: test is not exercising anything (%v)", got)
-					}
-					t.Logf("readable after compromise: %v", got)
+					requireRecoveredFrom(t, got, bound, "PQ level: quantum attacker")
 				})
 			}
 		}
@@ -275,15 +267,7 @@ func TestQuantumBreakInRecoveryWithoutKEMSecrets(t *testing.T) {
 				if w.name == "at start" {
 					bound = 3
 				}
-				for i := bound; i < len(got); i++ {
-					if got[i] {
-						t.Fatalf("attacker read message %d (all: %v)", i, got)
-					}
-				}
-				if !got[0] {
-					t.Fatalf("attacker could not read the first message: test exercises nothing (%v)", got)
-				}
-				t.Logf("readable after compromise: %v", got)
+				requireRecoveredFrom(t, got, bound, "attacker")
 			})
 		}
 	}
@@ -350,4 +334,19 @@ func TestKeysAheadMemoryCompromise(t *testing.T) {
 			})
 		}
 	}
+}
+
+// requireRecoveredFrom fails if the attacker read any message from bound on,
+// or could not read even the first one (then the test exercises nothing).
+func requireRecoveredFrom(t *testing.T, got []bool, bound int, attacker string) {
+	t.Helper()
+	for i := bound; i < len(got); i++ {
+		if got[i] {
+			t.Fatalf("%s read message %d (all: %v)", attacker, i, got)
+		}
+	}
+	if !got[0] {
+		t.Fatalf("attacker could not read the first message: test exercises nothing (%v)", got)
+	}
+	t.Logf("readable after compromise: %v", got)
 }
