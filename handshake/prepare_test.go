@@ -17,14 +17,7 @@ func TestPreparedEphemeralsReproduceVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idI, err := ParseIdentity(unhex(v.InitiatorIdentity))
-			if err != nil {
-				t.Fatal(err)
-			}
-			idR, err := ParseIdentity(unhex(v.ResponderIdentity))
-			if err != nil {
-				t.Fatal(err)
-			}
+			idI, idR := vectorIdentities(t, unhex(v.InitiatorIdentity), unhex(v.ResponderIdentity))
 			ri, rr := detRand(v.InitiatorRandom), detRand(v.ResponderRandom)
 			ei, err := Prepare(ri, Initiator, level)
 			if err != nil {

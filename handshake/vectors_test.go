@@ -175,6 +175,19 @@ func readVectors(t *testing.T) (vectorFile, func(string) []byte) {
 	}
 }
 
+// vectorIdentities parses the two identities of a vector.
+func vectorIdentities(t *testing.T, initiator, responder []byte) (idI, idR *Identity) {
+	t.Helper()
+	var err error
+	if idI, err = ParseIdentity(initiator); err != nil {
+		t.Fatal(err)
+	}
+	if idR, err = ParseIdentity(responder); err != nil {
+		t.Fatal(err)
+	}
+	return idI, idR
+}
+
 // TestVectorsReplay feeds the recorded messages of each vector to fresh state
 // machines built only from the vector's inputs: each side accepts the other
 // side's recorded messages and produces its own recorded replies.
@@ -182,14 +195,7 @@ func TestVectorsReplay(t *testing.T) {
 	vf, unhex := readVectors(t)
 	for _, v := range vf.Vectors {
 		t.Run(v.Level, func(t *testing.T) {
-			idI, err := ParseIdentity(unhex(v.InitiatorIdentity))
-			if err != nil {
-				t.Fatal(err)
-			}
-			idR, err := ParseIdentity(unhex(v.ResponderIdentity))
-			if err != nil {
-				t.Fatal(err)
-			}
+			idI, idR := vectorIdentities(t, unhex(v.InitiatorIdentity), unhex(v.ResponderIdentity))
 			if v.Level == LevelQuantum.String() {
 				requireFalconSign(t, idI)
 			}
