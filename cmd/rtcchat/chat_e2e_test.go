@@ -57,17 +57,8 @@ func startPeer(t *testing.T, ctx context.Context, name, home string, args ...str
 	p.cmd = exec.CommandContext(ctx, rtcchatBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+home, "RTCCHAT_PASSPHRASE=correct horse battery staple", "DBUS_SESSION_BUS_ADDRESS=")
 	p.cmd.Stderr = p.stderr
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	p.stdin, stdout = startPiped(t, p.cmd)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)

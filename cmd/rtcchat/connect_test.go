@@ -59,23 +59,31 @@ type proc struct {
 	out    []string
 }
 
+// startPiped starts cmd with pipes to its stdin and from its stdout.
+func startPiped(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdin, stdout
+}
+
 func start(t *testing.T, ctx context.Context, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.CommandContext(ctx, rtcchatBinary(t), args...), lines: make(chan string, 100)}
 	// Each process has its own data directory and a passphrase-sealed identity.
 	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+t.TempDir(), "RTCCHAT_PASSPHRASE=test passphrase", "DBUS_SESSION_BUS_ADDRESS=")
 	p.cmd.Stderr = &p.stderr
-	var err error
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	p.stdin, stdout = startPiped(t, p.cmd)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
