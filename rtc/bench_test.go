@@ -149,7 +149,9 @@ func BenchmarkConnect(b *testing.B) {
 	b.ReportMetric(float64(ours)/float64(raw), "ratio")
 }
 
-func connectPair(tb testing.TB, ctx context.Context, cfg Config) (off, ans *Conn) {
+// offerAnswer makes an offer and the answer to it (not yet connected).
+func offerAnswer(tb testing.TB, ctx context.Context, cfg Config) (*Offerer, *Answerer) {
+	tb.Helper()
 	o, err := NewOfferer(ctx, cfg, nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -158,13 +160,18 @@ func connectPair(tb testing.TB, ctx context.Context, cfg Config) (off, ans *Conn
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return o, a
+}
+
+func connectPair(tb testing.TB, ctx context.Context, cfg Config) (off, ans *Conn) {
+	o, a := offerAnswer(tb, ctx, cfg)
 	done := make(chan error, 1)
 	go func() {
 		var err error
 		ans, err = a.Wait(ctx)
 		done <- err
 	}()
-	off, err = o.Accept(ctx, a.Blob())
+	off, err := o.Accept(ctx, a.Blob())
 	if werr := <-done; err != nil || werr != nil {
 		tb.Fatalf("accept %v wait %v", err, werr)
 	}

@@ -147,14 +147,7 @@ func TestLateAnswer(t *testing.T) {
 	}
 	cfg := LoopbackConfig()
 	ctx := context.Background()
-	o, err := NewOfferer(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NewAnswerer(ctx, cfg, o.Blob(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, a := offerAnswer(t, ctx, cfg)
 	done := make(chan error, 1)
 	go func() {
 		c, err := a.Wait(ctx)
@@ -204,20 +197,13 @@ func TestConnectFailures(t *testing.T) {
 		// The answer names an address where nobody listens.
 		cfg := LoopbackConfig()
 		cfg.ConnectTimeout = 2 * time.Second
-		o, err := NewOfferer(ctx, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := NewAnswerer(ctx, cfg, o.Blob(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o, a := offerAnswer(t, ctx, cfg)
 		a.Close()
 		b := *a.Local()
 		b.Candidates = []Candidate{{Type: CandidateHost, Addr: mustAP("127.0.0.1:9")}}
 		text, _ := b.Encode()
 		start := time.Now()
-		_, err = o.Accept(ctx, text)
+		_, err := o.Accept(ctx, text)
 		if !errors.Is(err, ErrNoPair) {
 			t.Fatalf("got %v", err)
 		}
@@ -229,20 +215,13 @@ func TestConnectFailures(t *testing.T) {
 	t.Run("DTLS fingerprint mismatch", func(t *testing.T) {
 		cfg := LoopbackConfig()
 		cfg.ConnectTimeout = 10 * time.Second
-		o, err := NewOfferer(ctx, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := NewAnswerer(ctx, cfg, o.Blob(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o, a := offerAnswer(t, ctx, cfg)
 		defer a.Close()
 		go a.Wait(ctx)
 		b := *a.Local()
 		b.Fingerprint[0] ^= 1
 		text, _ := b.Encode()
-		_, err = o.Accept(ctx, text)
+		_, err := o.Accept(ctx, text)
 		if !errors.Is(err, ErrDTLS) {
 			t.Fatalf("got %v", err)
 		}
@@ -253,14 +232,7 @@ func TestConnectFailures(t *testing.T) {
 		// client: ICE connects, DTLS cannot.
 		cfg := LoopbackConfig()
 		cfg.ConnectTimeout = 3 * time.Second
-		o, err := NewOfferer(ctx, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := NewAnswerer(ctx, cfg, o.Blob(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		o, a := offerAnswer(t, ctx, cfg)
 		defer a.Close()
 		go a.Wait(ctx)
 		b := *a.Local()
@@ -269,7 +241,7 @@ func TestConnectFailures(t *testing.T) {
 		}
 		b.Role = RolePassive
 		text, _ := b.Encode()
-		_, err = o.Accept(ctx, text)
+		_, err := o.Accept(ctx, text)
 		if !errors.Is(err, ErrDTLS) {
 			t.Fatalf("got %v", err)
 		}
