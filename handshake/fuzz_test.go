@@ -9,8 +9,7 @@ import (
 func honestMessages(tb testing.TB, level Level) (*testPair, [][]byte) {
 	tb.Helper()
 	p := newTestPair(tb, level, "fuzz-"+level.String())
-	d := newDriver(tb, p.ca, p.cb)
-	d.hi.rand, d.hr.rand = detRand("fuzz i"), detRand("fuzz r")
+	d := newDriverRand(tb, p.ca, p.cb, detRand("fuzz i"), detRand("fuzz r"))
 	if _, err := d.run(nil); err != nil {
 		tb.Fatal(err)
 	}
@@ -23,10 +22,10 @@ func FuzzParseMessages(f *testing.F) {
 	for _, l := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
 		_, msgs := honestMessages(f, l)
 		for _, m := range msgs {
-			f.Add(byte(l), m)
+			f.Add(byte(l-1), m) // parsed at level l below
 		}
 	}
-	f.Add(byte(1), abortMessage(AbortSignature))
+	f.Add(byte(0), abortMessage(AbortSignature))
 	f.Fuzz(func(t *testing.T, lv byte, b []byte) {
 		level := Level(lv%3 + 1)
 		if m, err := parseInit(b, level); err == nil && !bytes.Equal(m.marshal(), b) {
@@ -54,8 +53,9 @@ func FuzzHandle(f *testing.F) {
 		f.Add(uint8(i), m)
 	}
 	f.Fuzz(func(t *testing.T, step uint8, b []byte) {
-		d := newDriver(t, p.ca, p.cb)
-		d.hi.rand, d.hr.rand = detRand("fuzz i"), detRand("fuzz r")
+		// The same randomness as honestMessages: the messages before the
+		// target are the recorded ones.
+		d := newDriverRand(t, p.ca, p.cb, detRand("fuzz i"), detRand("fuzz r"))
 		// Advance honestly to the chosen step, then deliver b.
 		target := int(step % 4)
 		_, _ = d.run(func(i int, m []byte) []byte {

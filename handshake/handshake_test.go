@@ -184,11 +184,18 @@ func TestHandshakeLevels(t *testing.T) {
 }
 
 // wireSize is the number of handshake bytes (all four messages) at a level,
-// from the formats in PROTOCOL.md §2.4. FALCON-1024 signatures vary in length,
-// so the quantum level gives a range.
+// from the formats in PROTOCOL.md §2.4 (version 2: Init carries no identity,
+// Finish carries XB and the initiator's identity). FALCON-1024 signatures
+// vary in length, so the quantum level gives a range.
 func wireSize(level Level) (lo, hi int) {
-	const standard = 1926 + 2022 + 130 + 98 // Init, Response, Finish, Confirm
-	const kem = 1568 + 2*1568 + 1568        // ek in Init; ek + ct in Response; ct in Finish
+	const (
+		initStd     = 2 + 1 + 32 + 32 + 32                  // header, level, BH, CB, EK_I = 99
+		responseStd = 2 + 1 + 32 + 1827 + 32 + 32 + 32 + 64 // header, level, th1, ID_R, EK_R, RK_R, C_R, σ_R Ed25519 = 2022
+		finishStd   = 2 + 32 + 32 + 1827 + 64 + 32          // header, th2, XB, ID_I, σ_I Ed25519, MAC_I = 1989
+		confirmStd  = 2 + 32 + 32 + 32                      // header, th4, N_R, MAC_R = 98
+		standard    = initStd + responseStd + finishStd + confirmStd
+		kem         = 1568 + 2*1568 + 1568 // PQ_I in Init; PQ_R + CT_R in Response; CT_I in Finish
+	)
 	switch level {
 	case LevelStandard:
 		return standard, standard
@@ -200,6 +207,48 @@ func wireSize(level Level) (lo, hi int) {
 	return standard + kem + 2*(2+600), standard + kem + 2*(2+1462)
 }
 
+// TestMessageSizes checks each message's size against PROTOCOL.md §2.4
+// (version 2): Init 99 / 1667, Response 2022 / 5158 / 5160 + σ, Finish
+// 1989 / 3557 / 3559 + σ, Confirm 98.
+func TestMessageSizes(t *testing.T) {
+	for _, tc := range []struct {
+		level Level
+		sizes [4]int // without the FALCON-1024 signatures
+	}{
+		{LevelStandard, [4]int{99, 2022, 1989, 98}},
+		{LevelEnhanced, [4]int{1667, 5158, 3557, 98}},
+		{LevelQuantum, [4]int{1667, 5160, 3559, 98}},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			p := newTestPair(t, tc.level, "sizes")
+			d := newDriver(t, p.ca, p.cb)
+			if _, err := d.run(nil); err != nil {
+				t.Fatal(err)
+			}
+			var falconLen [4]int
+			if tc.level == LevelQuantum {
+				r, err := parseResponse(d.msgs[mResponse], tc.level)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := parseFinish(d.msgs[mFinish], tc.level)
+				if err != nil {
+					t.Fatal(err)
+				}
+				falconLen[mResponse], falconLen[mFinish] = len(r.falconSig), len(f.falconSig)
+				if falconLen[mResponse] == 0 || falconLen[mFinish] == 0 {
+					t.Fatal("no FALCON-1024 signature at quantum")
+				}
+			}
+			for i, m := range d.msgs {
+				if want := tc.sizes[i] + falconLen[i]; len(m) != want {
+					t.Errorf("message %d: %d bytes, want %d", i, len(m), want)
+				}
+			}
+		})
+	}
+}
+
 // driver runs the two state machines in lock step with hooks to tamper with
 // each message; it returns the error of the side that failed.
 type driver struct {
@@ -209,11 +258,19 @@ type driver struct {
 
 func newDriver(t testing.TB, ca, cb Config) *driver {
 	t.Helper()
-	hi, err := New(ca)
+	return newDriverRand(t, ca, cb, nil, nil)
+}
+
+// newDriverRand is newDriver with each side's randomness source (nil:
+// crypto/rand). The initiator makes its keys and σ_I in New, so a
+// deterministic source must be given here, not set afterwards.
+func newDriverRand(t testing.TB, ca, cb Config, ri, rr io.Reader) *driver {
+	t.Helper()
+	hi, err := newHandshake(ca, ri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr, err := New(cb)
+	hr, err := newHandshake(cb, rr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +326,7 @@ func TestHandshakeDriverAgrees(t *testing.T) {
 func TestHandshakeDeterministic(t *testing.T) {
 	p := newTestPair(t, LevelEnhanced, "det")
 	run := func() *Result {
-		d := newDriver(t, p.ca, p.cb)
-		d.hi.rand, d.hr.rand = detRand("i"), detRand("r")
+		d := newDriverRand(t, p.ca, p.cb, detRand("i"), detRand("r"))
 		if _, err := d.run(nil); err != nil {
 			t.Fatal(err)
 		}
@@ -280,6 +336,15 @@ func TestHandshakeDeterministic(t *testing.T) {
 	a, b := run(), run()
 	if a.TranscriptHash != b.TranscriptHash || !bytes.Equal(a.SessionSecret, b.SessionSecret) {
 		t.Fatal("fixed randomness gave different handshakes")
+	}
+	// Only the randomness makes them equal: another initiator stream (read
+	// in New) gives another handshake.
+	d := newDriverRand(t, p.ca, p.cb, detRand("i2"), detRand("r"))
+	if _, err := d.run(nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := d.hi.Result(); c.TranscriptHash == a.TranscriptHash {
+		t.Fatal("different initiator randomness gave the same handshake")
 	}
 }
 
@@ -404,4 +469,61 @@ func ExampleRun() {
 	//		res.SessionSecret, res.AD, res.ResponderRatchetPublic)
 	fmt.Println(len(SessionCode([32]byte{})))
 	// Output: 11
+}
+
+// TestClose: a handshake given up before it completed (the connection failed
+// first) drops its keys and refuses further input; Close after the end
+// keeps the result. Matches compares this side's view of the connection.
+func TestClose(t *testing.T) {
+	p := newTestPair(t, LevelEnhanced, "close")
+	hi, err := New(p.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hi.Matches(p.ca.LocalBlob, p.ca.PeerBlob, p.ca.LocalDTLSFingerprint, p.ca.PeerDTLSFingerprint) {
+		t.Fatal("Matches refuses the handshake's own view")
+	}
+	if hi.Matches(p.ca.LocalBlob, p.ca.PeerBlob, p.ca.PeerDTLSFingerprint, p.ca.LocalDTLSFingerprint) {
+		t.Fatal("Matches accepts swapped fingerprints")
+	}
+	hi.Close()
+	if hi.eph != nil || hi.kem != nil {
+		t.Fatal("closed handshake kept its keys")
+	}
+	if _, err := hi.Start(); !errors.Is(err, ErrState) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	if err := hi.SetExporter(nil); !errors.Is(err, ErrState) {
+		t.Fatalf("SetExporter after Close: %v", err)
+	}
+	// A responder closed while waiting for Finish.
+	d := newDriver(t, p.ca, p.cb)
+	init, err := d.hi.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.hr.Handle(init); err != nil {
+		t.Fatal(err)
+	}
+	d.hr.Close()
+	if d.hr.eph != nil || d.hr.ratchet != nil {
+		t.Fatal("closed responder kept its keys")
+	}
+	if _, _, err := d.hr.Handle(init); !errors.Is(err, ErrState) {
+		t.Fatalf("Handle after Close: %v", err)
+	}
+	// Close after the end is a no-op.
+	d = newDriver(t, p.ca, p.cb)
+	if _, err := d.run(nil); err != nil {
+		t.Fatal(err)
+	}
+	d.hi.Close()
+	d.hr.Close()
+	for _, h := range []*Handshake{d.hi, d.hr} {
+		if r, err := h.Result(); err != nil || len(r.SessionSecret) != SessionSecretSize {
+			t.Fatalf("%v: result after Close: %v", h.cfg.Role, err)
+		}
+	}
+	var nilH *Handshake
+	nilH.Close()
 }

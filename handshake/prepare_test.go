@@ -36,9 +36,9 @@ func TestPreparedEphemeralsReproduceVectors(t *testing.T) {
 				LocalBlob: ca.PeerBlob, PeerBlob: ca.LocalBlob, LocalInfo: ca.PeerInfo, PeerInfo: ca.LocalInfo,
 				LocalDTLSFingerprint: ca.PeerDTLSFingerprint, PeerDTLSFingerprint: ca.LocalDTLSFingerprint,
 				Exporter: ca.Exporter, Ephemerals: er}
-			d := newDriver(t, ca, cb)
-			// The rest of each stream (encapsulation, nonce, signing) as in the vectors.
-			d.hi.rand, d.hr.rand = ri, rr
+			// The rest of each stream (signing, encapsulation, nonce) as in
+			// the vectors; the initiator signs in New.
+			d := newDriverRand(t, ca, cb, ri, rr)
 			if _, err := d.run(nil); err != nil {
 				t.Fatal(err)
 			}
@@ -230,9 +230,15 @@ func TestParallelSigningKeepsErrorOrder(t *testing.T) {
 			return m
 		}
 	}
-	initKEM := 3 + 2*hashSize + PublicIdentitySize + x25519Size
-	initEd := 3 + 2*hashSize + 2
-	respKEM := 3 + hashSize + PublicIdentitySize + 3*x25519Size
+	respKEM := headerLen + 1 + hashSize + PublicIdentitySize + 3*x25519Size
+	badEd := func(m []byte) []byte {
+		copy(m[finIDOff+idEdOff:], lowOrderEd) // the initiator's identity in Finish
+		return m
+	}
+	badSig := func(m []byte) []byte {
+		m[finCTOff+kemCTSize] ^= 1 // σ_I Ed25519
+		return m
+	}
 	for _, tc := range []struct {
 		name  string
 		msg   int
@@ -241,15 +247,21 @@ func TestParallelSigningKeepsErrorOrder(t *testing.T) {
 		want  error
 		avoid error
 	}{
-		{"Init: bad identity and bad ML-KEM key", mInit, func(m []byte) []byte {
-			copy(m[initEd:], append([]byte{1}, make([]byte, 31)...))
-			return badKEM(initKEM)(m)
-		}, Responder, ErrEd25519PublicKey, ErrMLKEMKey},
-		{"Init: bad ML-KEM key only", mInit, badKEM(initKEM), Responder, ErrMLKEMKey, nil},
-		{"Init: bad identity only", mInit, func(m []byte) []byte {
-			copy(m[initEd:], append([]byte{1}, make([]byte, 31)...))
-			return m
-		}, Responder, ErrEd25519PublicKey, nil},
+		{"Init: bad ML-KEM key and bad ephemeral", mInit, func(m []byte) []byte {
+			copy(m[initEphOff:], make([]byte, x25519Size))
+			return badKEM(initKEMOff)(m)
+		}, Responder, ErrMLKEMKey, ErrLowOrderPoint},
+		{"Init: bad ML-KEM key only", mInit, badKEM(initKEMOff), Responder, ErrMLKEMKey, nil},
+		{"Finish: bad identity and bad σ_I", mFinish, func(m []byte) []byte { return badSig(badEd(m)) }, Responder, ErrEd25519PublicKey, ErrEd25519Signature},
+		{"Finish: bad identity only", mFinish, badEd, Responder, ErrEd25519PublicKey, nil},
+		{"Finish: bad XB and bad identity", mFinish, func(m []byte) []byte {
+			m[finXBOff] ^= 1
+			return badEd(m)
+		}, Responder, ErrChannelBinding, ErrEd25519PublicKey},
+		{"Finish: bad σ_I and bad MAC", mFinish, func(m []byte) []byte {
+			m[len(m)-1] ^= 1
+			return badSig(m)
+		}, Responder, ErrEd25519Signature, ErrKeyConfirmation},
 		{"Response: bad ML-KEM key (so bad signatures)", mResponse, badKEM(respKEM), Initiator, ErrEd25519Signature, ErrMLKEMKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hkdf"
+	"crypto/mlkem"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
@@ -21,7 +22,7 @@ type classicalLeak struct {
 	ephI, ephR       []byte // ephemeral X25519 secrets
 	ratchetR         []byte // responder's initial ratchet secret
 	msgs             [][]byte
-	prefix           []byte // ProtocolName || level || blobs hash || binding hash (public)
+	prefix           []byte // T0 = ProtocolName || level || blobs hash || binding hash (public)
 }
 
 // recordSession runs a handshake step by step, capturing the classical
@@ -94,6 +95,10 @@ func attackerKey(t *testing.T, leak *classicalLeak, level Level, kem []byte) []b
 		return s
 	}
 	_ = in // Init is covered through the transcript hash
+	// th3 covers Finish up to σ_I, so XB and ID_I too (version 2).
+	if !bytes.Equal(fi.identity[idEdOff:idFalconOff], ed25519.NewKeyFromSeed(leak.edSeedI).Public().(ed25519.PublicKey)) {
+		t.Fatal("Finish does not carry the initiator's identity")
+	}
 	ikm := bytes.Repeat([]byte{0xff}, 32)
 	ikm = append(ikm, dh(xI, re.ephemeral)...)   // DH1 = DH(IK_I, EK_R)
 	ikm = append(ikm, dh(ephI, pubR.xpub)...)    // DH2 = DH(EK_I, IK_R)
@@ -103,9 +108,9 @@ func attackerKey(t *testing.T, leak *classicalLeak, level Level, kem []byte) []b
 	h.Write(leak.prefix)
 	h.Write(leak.msgs[mInit])
 	h.Write(leak.msgs[mResponse])
-	h.Write(leak.msgs[mFinish][:fi.signedLen])
+	h.Write(leak.msgs[mFinish][:fi.th3Len])
 	th3 := h.Sum(nil)
-	h.Write(leak.msgs[mFinish][fi.signedLen:])
+	h.Write(leak.msgs[mFinish][fi.th3Len:])
 	h.Write(leak.msgs[mConfirm])
 	th5 := h.Sum(nil)
 	prk, _ := hkdf.Extract(sha256.New, ikm, th3)
@@ -183,14 +188,17 @@ func TestQuantumAttackerCannotImpersonate(t *testing.T) {
 		t.Run(level.String(), func(t *testing.T) {
 			p := newTestPair(t, level, "forge")
 			attackerFalcon := testFalconKey(t, 3)
-			// Impersonate the responder to the initiator.
+			// Impersonate the responder to the initiator: refused on Response.
 			cb := p.cb
 			cb.Signer = &forger{victim: p.b.id.Public(), edSeed: p.b.id.edSeed[:], falcon: attackerFalcon}
-			_, errR := newDriver(t, p.ca, cb).run(nil)
-			// Impersonate the initiator to the responder.
+			dR := newDriver(t, p.ca, cb)
+			roleR, errR := dR.run(nil)
+			// Impersonate the initiator to the responder: σ_I is made in
+			// New and refused on Finish.
 			ca := p.ca
 			ca.Signer = &forger{victim: p.a.id.Public(), edSeed: p.a.id.edSeed[:], falcon: attackerFalcon}
-			_, errI := newDriver(t, ca, p.cb).run(nil)
+			dI := newDriver(t, ca, p.cb)
+			roleI, errI := dI.run(nil)
 			if level < LevelQuantum {
 				// Below quantum, Ed25519 is the only authentication: a
 				// quantum attacker succeeds, so the forger is a real one.
@@ -202,6 +210,109 @@ func TestQuantumAttackerCannotImpersonate(t *testing.T) {
 			if !errors.Is(errR, ErrFalconSignature) || !errors.Is(errI, ErrFalconSignature) {
 				t.Fatalf("forged bundles with valid Ed25519 accepted or wrong error: %v / %v", errR, errI)
 			}
+			if roleR != Initiator || len(dR.msgs) != mResponse+1 {
+				t.Fatalf("forged responder refused by %v after %d messages, want the initiator on Response", roleR, len(dR.msgs))
+			}
+			if roleI != Responder || len(dI.msgs) != mFinish+1 {
+				t.Fatalf("forged initiator refused by %v after %d messages, want the responder on Finish", roleI, len(dI.msgs))
+			}
 		})
 	}
+}
+
+// TestQuantumAttackerCannotReplaceCiphertexts: σ_I is made before Response
+// exists, so it covers neither Response nor CT_I. A quantum attacker on the
+// path (every X25519 secret, the Ed25519 keys, but no ML-KEM or FALCON-1024
+// secret) that replaces a ciphertext by its own encapsulation is refused by
+// the key confirmation, because it lacks the other direction's ML-KEM secret.
+func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
+	t.Run("CT_I in Finish", func(t *testing.T) {
+		for _, level := range []Level{LevelEnhanced, LevelQuantum} {
+			t.Run(level.String(), func(t *testing.T) {
+				p := newTestPair(t, level, "replace-ct-i")
+				// With the oracle secret ss_R→I the forged Finish is accepted,
+				// which shows that nothing but that secret protects CT_I:
+				// the attacker model below is exact.
+				for _, oracle := range []bool{true, false} {
+					d := newDriver(t, p.ca, p.cb)
+					tamper := func(i int, m []byte) []byte {
+						if i != mFinish {
+							return m
+						}
+						resp, err := parseResponse(d.msgs[mResponse], level)
+						if err != nil {
+							t.Fatal(err)
+						}
+						ekR, err := mlkem.NewEncapsulationKey1024(resp.kemKey)
+						if err != nil {
+							t.Fatal(err)
+						}
+						ss, ct := ekR.Encapsulate() // the attacker's own
+						if !oracle {
+							// The attacker's best guess of ss_R→I; what reFinish
+							// takes from the initiator otherwise.
+							saved := d.hi.ssToInit
+							d.hi.ssToInit = make([]byte, len(saved))
+							defer func() { d.hi.ssToInit = saved }()
+						}
+						return reFinish(t, d, m, func(f *finishMsg) { f.kemCT = ct }, ss)
+					}
+					if oracle {
+						// The responder accepts the Finish and completes; only
+						// the initiator, whose own Finish differs, refuses
+						// Confirm.
+						role, err := d.run(tamper)
+						if r, _ := d.hr.Result(); r == nil || role != Initiator || !errors.Is(err, ErrTranscript) {
+							t.Fatalf("model check: responder result %v, %v from %v", r != nil, err, role)
+						}
+						continue
+					}
+					expectFail(t, d, tamper, Responder, ErrKeyConfirmation)
+				}
+			})
+		}
+	})
+	t.Run("CT_R in Response", func(t *testing.T) {
+		// At enhanced the attacker can re-sign Response with the stolen
+		// Ed25519 key, so the initiator accepts the replaced CT_R and sends
+		// Finish. The responder refuses it: th2 names another Response, and
+		// with th2 rewritten MAC_I fails, since the initiator's key holds
+		// ss_I→R, which the attacker does not know. (σ_I verifies: it does
+		// not cover Response.)
+		p := newTestPair(t, LevelEnhanced, "replace-ct-r")
+		for _, rewrite := range []bool{false, true} {
+			d := newDriver(t, p.ca, p.cb)
+			want := ErrTranscript
+			if rewrite {
+				want = ErrKeyConfirmation
+			}
+			expectFail(t, d, func(i int, m []byte) []byte {
+				switch i {
+				case mResponse:
+					in, err := parseInit(d.msgs[mInit], LevelEnhanced)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r, err := parseResponse(m, LevelEnhanced)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, r.kemCT = ekI.Encapsulate()
+					signed := r.marshalSigned()
+					th := sha256.Sum256(append(bytes.Clone(d.hr.transcript[:d.hr.initEnd]), signed...))
+					r.edSig = ed25519.Sign(ed25519.NewKeyFromSeed(p.b.id.edSeed[:]), signedMessage(th[:]))
+					return r.marshal()
+				case mFinish:
+					if rewrite {
+						copy(m[headerLen:], d.hr.transcriptHash())
+					}
+				}
+				return m
+			}, Responder, want)
+		}
+	})
 }

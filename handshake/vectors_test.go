@@ -7,6 +7,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/mlkem"
+	"crypto/mlkem/mlkemtest"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
@@ -66,9 +67,8 @@ func makeVector(t *testing.T, level Level) vector {
 	p := newTestPair(t, level, "vector-"+level.String())
 	p.ca.Exporter = []byte("inner TLS exporter for " + level.String())
 	p.cb.Exporter = p.ca.Exporter
-	d := newDriver(t, p.ca, p.cb)
 	ri, rr := "initiator "+level.String(), "responder "+level.String()
-	d.hi.rand, d.hr.rand = detRand(ri), detRand(rr)
+	d := newDriverRand(t, p.ca, p.cb, detRand(ri), detRand(rr))
 	if _, err := d.run(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +105,14 @@ func makeVector(t *testing.T, level Level) vector {
 func TestVectors(t *testing.T) {
 	var got vectorFile
 	got.Comment = []string{
-		"rtcchat handshake v1 test vectors (docs/PROTOCOL.md §2): whole handshakes with fixed randomness.",
+		"rtcchat handshake v2 test vectors (docs/PROTOCOL.md §2, version byte 0x02): whole handshakes with fixed randomness.",
 		"Identities use the private encoding of PROTOCOL.md §2.1; their FALCON-1024 keys are records 0 and 1 of the NIST round-3 KAT.",
 		"Inputs are given from the initiator's view; the responder's Config swaps Local and Peer.",
 	}
 	got.Randomness = "Each side reads its randomness from the SHAKE256 output stream of the bytes " +
-		"\"rtcchat test randomness\\x00\" || <side>_random_label, in this order. Initiator: ephemeral X25519 secret (32), " +
-		"ML-KEM-1024 seed d||z (64, level >= enhanced), ML-KEM encapsulation message m (32, level >= enhanced), " +
-		"then FALCON-1024 signing (level quantum) reads nonce and sampler seed as falcon.Sign does. " +
+		"\"rtcchat test randomness\\x00\" || <side>_random_label, in this order. Initiator (from its creation): ephemeral X25519 secret (32), " +
+		"ML-KEM-1024 seed d||z (64, level >= enhanced), FALCON-1024 signing of sigma_I (level quantum; reads nonce and sampler seed as falcon.Sign does), " +
+		"then ML-KEM encapsulation message m (32, level >= enhanced). " +
 		"Responder: ephemeral X25519 secret (32), ML-KEM-1024 seed (64, level >= enhanced), ratchet X25519 secret (32), nonce N_R (32), " +
 		"encapsulation message m (32, level >= enhanced), then FALCON-1024 signing."
 	for _, l := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
@@ -208,15 +208,15 @@ func TestVectorsReplay(t *testing.T) {
 				LocalBlob: ca.PeerBlob, PeerBlob: ca.LocalBlob, LocalInfo: ca.PeerInfo, PeerInfo: ca.LocalInfo,
 				LocalDTLSFingerprint: ca.PeerDTLSFingerprint, PeerDTLSFingerprint: ca.LocalDTLSFingerprint,
 				Exporter: ca.Exporter}
-			hi, err := New(ca)
+			// The initiator reads its randomness from New on.
+			hi, err := newHandshake(ca, detRand(v.InitiatorRandom))
 			if err != nil {
 				t.Fatal(err)
 			}
-			hr, err := New(cb)
+			hr, err := newHandshake(cb, detRand(v.ResponderRandom))
 			if err != nil {
 				t.Fatal(err)
 			}
-			hi.rand, hr.rand = detRand(v.InitiatorRandom), detRand(v.ResponderRandom)
 			msgs := make([][]byte, len(v.Messages))
 			for i, m := range v.Messages {
 				msgs[i] = unhex(m)
@@ -258,9 +258,11 @@ func TestVectorsReplay(t *testing.T) {
 }
 
 // TestVectorsFromSpec recomputes every derived value of the vectors from the
-// definitions in docs/PROTOCOL.md §2.4-§2.6 and §3.3, with raw offsets and
-// the standard library only (no parser or key schedule of this package): the
-// randomness streams give the ephemeral and ML-KEM secrets.
+// definitions in docs/PROTOCOL.md §2.4-§2.6 and §3.3 (handshake version 2,
+// notes/hs-v2), with raw offsets and the standard library only (no parser or
+// key schedule of this package): the randomness streams give the ephemeral
+// and ML-KEM secrets, the encapsulations and the FALCON-1024 signatures, in
+// the order the vector file states.
 func TestVectorsFromSpec(t *testing.T) {
 	vf, unhex := readVectors(t)
 	u16 := func(b []byte) []byte { return []byte{byte(len(b) >> 8), byte(len(b))} }
@@ -308,40 +310,69 @@ func TestVectorsFromSpec(t *testing.T) {
 			}
 			ratchetR := read(rr, 32)
 			nonceR := read(rr, 32)
+			sigMsg := func(h []byte) []byte { return append([]byte("rtcchat handshake signature v1\x00"), h...) }
+			falconSign := func(r io.Reader, sk, msg []byte) []byte {
+				k, err := falcon.NewPrivateKey(sk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sig, err := k.Sign(r, msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sig
+			}
 
-			// §2.5: BH, CB, T0.
+			// §2.5: BH, CB (DTLS fingerprints only), T0.
 			blobI, blobR := unhex(v.InitiatorBlob), unhex(v.ResponderBlob)
 			fpI, fpR, exp := unhex(v.InitiatorDTLS), unhex(v.ResponderDTLS), unhex(v.Exporter)
-			bh := sha([]byte("rtcchat blobs v1\x00"), u16(blobI), blobI, u16(blobR), blobR)
-			cb := sha([]byte("rtcchat channel binding v1\x00"), u16(fpI), fpI, u16(fpR), fpR, u16(exp), exp)
-			t0 := append([]byte("rtcchat-handshake-v1_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
+			bh := sha([]byte("rtcchat blobs v2\x00"), u16(blobI), blobI, u16(blobR), blobR)
+			cb := sha([]byte("rtcchat channel binding v2\x00"), u16(fpI), fpI, u16(fpR), fpR)
+			xb := sha([]byte("rtcchat inner tls binding v2\x00"), u16(exp), exp)
+			t0 := append([]byte("rtcchat-handshake-v2_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
 			t0 = append(append(t0, bh...), cb...)
 			th := func(parts ...[]byte) []byte { return sha(append([][]byte{t0}, parts...)...) }
 
-			// §2.4 Init.
+			// §2.4 Init: level ‖ BH ‖ CB ‖ EK_I ‖ [PQ_I], no identity.
 			in := m[0]
-			if in[0] != 1 || in[1] != 1 || in[2] != level || !bytes.Equal(in[3:35], bh) || !bytes.Equal(in[35:67], cb) {
+			if in[0] != 2 || in[1] != 1 || in[2] != level || !bytes.Equal(in[3:35], bh) || !bytes.Equal(in[35:67], cb) {
 				t.Fatal("Init header, level, BH or CB")
 			}
-			pubI := in[67 : 67+1827]
-			if !bytes.Equal(pubI[2:34], ed25519.NewKeyFromSeed(seedI).Public().(ed25519.PublicKey)) {
-				t.Fatal("Init identity")
-			}
-			off := 67 + 1827
+			off := 67
 			if k, _ := ecdh.X25519().NewPrivateKey(ephI); !bytes.Equal(in[off:off+32], k.PublicKey().Bytes()) {
 				t.Fatal("Init ephemeral")
 			}
 			off += 32
-			if kem && !bytes.Equal(in[off:off+1568], dkI.EncapsulationKey().Bytes()) {
-				t.Fatal("Init ML-KEM key")
+			if kem {
+				if !bytes.Equal(in[off:off+1568], dkI.EncapsulationKey().Bytes()) {
+					t.Fatal("Init ML-KEM key")
+				}
+				off += 1568
+			}
+			if off != len(in) {
+				t.Fatal("Init length")
 			}
 
-			// Response.
+			// σ_I signs th_I = SHA-256(T0 ‖ Init ‖ label ‖ ID_I), made
+			// before anything of the responder is known; the initiator's
+			// stream then gives its FALCON-1024 randomness.
+			fi := m[2]
+			pubI := fi[66 : 66+1827]
+			thI := sha(t0, in, []byte("rtcchat hs v2 initiator identity\x00"), pubI)
+			var falconI []byte
+			if level == 3 {
+				falconI = falconSign(ri, idI[34:], sigMsg(thI))
+			}
+
+			// Response (unchanged layout).
 			re := m[1]
-			if re[1] != 2 || re[2] != level || !bytes.Equal(re[3:35], th(in)) {
+			if re[0] != 2 || re[1] != 2 || re[2] != level || !bytes.Equal(re[3:35], th(in)) {
 				t.Fatal("Response header or th1")
 			}
 			pubR := re[35 : 35+1827]
+			if !bytes.Equal(pubR[:2], []byte{1, 'P'}) || !bytes.Equal(pubR[2:34], ed25519.NewKeyFromSeed(seedR).Public().(ed25519.PublicKey)) {
+				t.Fatal("Response identity")
+			}
 			off = 35 + 1827
 			ekR := re[off : off+32]
 			if k, _ := ecdh.X25519().NewPrivateKey(ephR); !bytes.Equal(ekR, k.PublicKey().Bytes()) {
@@ -352,21 +383,29 @@ func TestVectorsFromSpec(t *testing.T) {
 				t.Fatal("Response ratchet key")
 			}
 			off += 32
-			if !bytes.Equal(re[off:off+32], sha([]byte("rtcchat hs v1 responder nonce\x00"), nonceR)) {
+			if !bytes.Equal(re[off:off+32], sha([]byte("rtcchat hs v2 responder nonce\x00"), nonceR)) {
 				t.Fatal("nonce commitment")
 			}
 			off += 32
 			var ssR, ssI []byte
 			if kem {
-				off += 1568 // PQ_R
-				var err error
-				ssR, err = dkI.Decapsulate(re[off : off+1568])
+				if !bytes.Equal(re[off:off+1568], dkR.EncapsulationKey().Bytes()) {
+					t.Fatal("Response ML-KEM key")
+				}
+				off += 1568
+				ek, err := mlkem.NewEncapsulationKey1024(in[99 : 99+1568])
 				if err != nil {
 					t.Fatal(err)
 				}
+				ss, ct, err := mlkemtest.Encapsulate1024(ek, read(rr, 32))
+				if err != nil || !bytes.Equal(re[off:off+1568], ct) {
+					t.Fatalf("CT_R is not the encapsulation of the responder's stream: %v", err)
+				}
+				if ssR, err = dkI.Decapsulate(ct); err != nil || !bytes.Equal(ssR, ss) {
+					t.Fatal("CT_R decapsulation")
+				}
 				off += 1568
 			}
-			sigMsg := func(h []byte) []byte { return append([]byte("rtcchat handshake signature v1\x00"), h...) }
 			edR := ed25519.PublicKey(pubR[2:34])
 			fpkR, err := falcon.NewPublicKey(pubR[34:])
 			if err != nil {
@@ -382,35 +421,56 @@ func TestVectorsFromSpec(t *testing.T) {
 				if !falcon.Verify(fpkR, sigMsg(hR), re[off+2:off+2+n]) {
 					t.Fatal("σ_R FALCON-1024")
 				}
+				if !bytes.Equal(re[off+2:off+2+n], falconSign(rr, idR[34:], sigMsg(hR))) {
+					t.Fatal("σ_R FALCON-1024 is not made from the responder's stream")
+				}
 				off += 2 + n
 			}
 			if off != len(re) {
 				t.Fatal("Response length")
 			}
 
-			// Finish.
-			fi := m[2]
-			if fi[1] != 3 || !bytes.Equal(fi[2:34], th(in, re)) {
+			// Finish: th2 ‖ XB ‖ ID_I ‖ [CT_I] ‖ σ_I ‖ MAC_I.
+			if fi[0] != 2 || fi[1] != 3 || !bytes.Equal(fi[2:34], th(in, re)) {
 				t.Fatal("Finish header or th2")
 			}
-			off = 34
+			if !bytes.Equal(fi[34:66], xb) {
+				t.Fatal("Finish XB")
+			}
+			if !bytes.Equal(pubI[:2], []byte{1, 'P'}) || !bytes.Equal(pubI[2:34], ed25519.NewKeyFromSeed(seedI).Public().(ed25519.PublicKey)) {
+				t.Fatal("Finish identity")
+			}
+			off = 66 + 1827
 			if kem {
-				ssI, err = dkR.Decapsulate(fi[off : off+1568])
+				ek, err := mlkem.NewEncapsulationKey1024(re[35+1827+96 : 35+1827+96+1568])
 				if err != nil {
 					t.Fatal(err)
+				}
+				ss, ct, err := mlkemtest.Encapsulate1024(ek, read(ri, 32))
+				if err != nil || !bytes.Equal(fi[off:off+1568], ct) {
+					t.Fatalf("CT_I is not the encapsulation of the initiator's stream: %v", err)
+				}
+				if ssI, err = dkR.Decapsulate(ct); err != nil || !bytes.Equal(ssI, ss) {
+					t.Fatal("CT_I decapsulation")
 				}
 				off += 1568
 			}
 			th3 := th(in, re, fi[:off])
-			if !ed25519.Verify(ed25519.PublicKey(pubI[2:34]), sigMsg(th3), fi[off:off+64]) {
-				t.Fatal("σ_I Ed25519")
+			if !ed25519.Verify(ed25519.PublicKey(pubI[2:34]), sigMsg(thI), fi[off:off+64]) {
+				t.Fatal("σ_I Ed25519 over th_I")
 			}
 			off += 64
 			if level == 3 {
-				fpkI, _ := falcon.NewPublicKey(pubI[34:])
+				fpkI, err := falcon.NewPublicKey(pubI[34:])
+				if err != nil {
+					t.Fatal(err)
+				}
 				n := int(fi[off])<<8 | int(fi[off+1])
-				if !falcon.Verify(fpkI, sigMsg(th3), fi[off+2:off+2+n]) {
-					t.Fatal("σ_I FALCON-1024")
+				if !falcon.Verify(fpkI, sigMsg(thI), fi[off+2:off+2+n]) {
+					t.Fatal("σ_I FALCON-1024 over th_I")
+				}
+				if !bytes.Equal(fi[off+2:off+2+n], falconI) {
+					t.Fatal("σ_I FALCON-1024 is not made from the initiator's stream")
 				}
 				off += 2 + n
 			}
@@ -426,21 +486,21 @@ func TestVectorsFromSpec(t *testing.T) {
 			prk, _ := hkdf.Extract(sha256.New, ikm, th3)
 			expand := func(info string, n int) []byte { k, _ := hkdf.Expand(sha256.New, prk, info, n); return k }
 			mac := func(key, msg []byte) []byte { h := hmac.New(sha256.New, key); h.Write(msg); return h.Sum(nil) }
-			if !bytes.Equal(fi[off:], mac(expand("rtcchat hs v1 initiator confirm\x00", 32), th(in, re, fi[:off]))) || len(fi) != off+32 {
+			if !bytes.Equal(fi[off:], mac(expand("rtcchat hs v2 initiator confirm\x00", 32), th(in, re, fi[:off]))) || len(fi) != off+32 {
 				t.Fatal("MAC_I")
 			}
 			co := m[3]
-			if co[1] != 4 || !bytes.Equal(co[2:34], th(in, re, fi)) || !bytes.Equal(co[34:66], nonceR) {
+			if co[0] != 2 || co[1] != 4 || !bytes.Equal(co[2:34], th(in, re, fi)) || !bytes.Equal(co[34:66], nonceR) {
 				t.Fatal("Confirm header, th4 or N_R")
 			}
-			if !bytes.Equal(co[66:], mac(expand("rtcchat hs v1 responder confirm\x00", 32), th(in, re, fi, co[:66]))) {
+			if !bytes.Equal(co[66:], mac(expand("rtcchat hs v2 responder confirm\x00", 32), th(in, re, fi, co[:66]))) || len(co) != 98 {
 				t.Fatal("MAC_R")
 			}
 			th5 := th(in, re, fi, co)
 			if hex.EncodeToString(th5) != v.TranscriptHash {
 				t.Fatal("transcript hash")
 			}
-			if hex.EncodeToString(expand("rtcchat hs v1 session secret\x00"+string(th5), 64)) != v.SessionSecret {
+			if hex.EncodeToString(expand("rtcchat hs v2 session secret\x00"+string(th5), 64)) != v.SessionSecret {
 				t.Fatal("session secret")
 			}
 			// §3.3 session code.
