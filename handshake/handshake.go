@@ -7,15 +7,21 @@
 // The handshake is an interactive, four-message protocol between two online
 // peers over any ordered, reliable message transport (Transport):
 //
-//	Init     I → R  level, blob and binding hashes, identity, ephemeral X25519, ML-KEM-1024 key
+//	Init     I → R  level, blob and binding hashes, ephemeral X25519, ML-KEM-1024 key (no identity)
 //	Response R → I  identity, ephemeral and ratchet X25519, ML-KEM-1024 key and ciphertext, signatures
-//	Finish   I → R  ML-KEM-1024 ciphertext, signatures, key-confirmation MAC
+//	Finish   I → R  exporter binding, identity, ML-KEM-1024 ciphertext, signatures, key-confirmation MAC
 //	Confirm  R → I  key-confirmation MAC
+//
+// Init names no identity, so the chat layer sends it before its inner TLS
+// session, and the responder builds and signs Response while that session is
+// set up. The initiator signs Init and its identity, which depend on nothing
+// from the responder but the blobs, as soon as the handshake is created.
 //
 // The key agreement combines three X25519 exchanges in the manner of X3DH
 // (static-ephemeral both ways and ephemeral-ephemeral) with one ML-KEM-1024
 // encapsulation in each direction, as PQXDH appends its KEM secret; each side
-// signs the transcript with Ed25519 and, at the quantum level, FALCON-1024.
+// signs with Ed25519 and, at the quantum level, FALCON-1024, and both
+// confirm the whole transcript with MACs.
 package handshake
 
 import (
@@ -59,15 +65,17 @@ func (r Role) String() string {
 const (
 	// ProtocolName starts the transcript and names every primitive, so that
 	// no transcript of this protocol equals one of another protocol or version.
-	ProtocolName = "rtcchat-handshake-v1_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"
+	ProtocolName = "rtcchat-handshake-v2_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"
 
-	labelBlobs          = "rtcchat blobs v1\x00"
-	labelBinding        = "rtcchat channel binding v1\x00"
-	labelInitiatorMAC   = "rtcchat hs v1 initiator confirm"
-	labelResponderMAC   = "rtcchat hs v1 responder confirm"
-	labelSessionSecret  = "rtcchat hs v1 session secret"
+	labelBlobs          = "rtcchat blobs v2\x00"
+	labelBinding        = "rtcchat channel binding v2\x00"
+	labelExporter       = "rtcchat inner tls binding v2\x00"
+	labelInitiatorSig   = "rtcchat hs v2 initiator identity\x00"
+	labelInitiatorMAC   = "rtcchat hs v2 initiator confirm"
+	labelResponderMAC   = "rtcchat hs v2 responder confirm"
+	labelSessionSecret  = "rtcchat hs v2 session secret"
 	labelSessionCode    = "rtcchat session code v1\x00"
-	labelNonce          = "rtcchat hs v1 responder nonce\x00"
+	labelNonce          = "rtcchat hs v2 responder nonce\x00"
 	maxBlobLen          = 1024
 	maxFingerprintLen   = 64
 	maxExporterLen      = 64
@@ -102,6 +110,8 @@ type Config struct {
 	LocalDTLSFingerprint, PeerDTLSFingerprint []byte
 	// Exporter is an optional exported keying value of an inner TLS 1.3
 	// session (RFC 8446 §7.5); both sides must pass the same value or none.
+	// A caller that creates the handshake before that session exists sets it
+	// later with SetExporter.
 	Exporter []byte
 	// PinnedPeer, if set, is the identity this contact is known to have; any
 	// other identity is refused with ErrPinMismatch.
@@ -172,9 +182,15 @@ type Handshake struct {
 	peerInfo  BlobInfo
 	blobsHash [hashSize]byte
 	bindHash  [hashSize]byte
+	xb        [hashSize]byte // exporter binding of our own view (SetExporter)
+	xbUsed    bool           // XB went into Finish (initiator) or was checked (responder)
 	self      *PublicIdentity
 
 	transcript []byte // ProtocolName || level || blobs hash || binding hash || messages...
+	initEnd    int    // length of the transcript up to the end of Init
+
+	initMsg []byte           // initiator: Init, made in New
+	presig  <-chan signature // initiator: σ_I, started in New
 
 	eph      *ecdh.PrivateKey
 	kem      *mlkem.DecapsulationKey1024
@@ -185,6 +201,8 @@ type Handshake struct {
 	peerEph  []byte
 	peerRat  []byte
 	peerKEM  *mlkem.EncapsulationKey1024
+	dh2, dh3 []byte // responder: computed at Init, DH1 follows at Finish; initiator: DH2
+	dh2Err   error  // initiator: DH2's failure, reported after DH1's
 	dh       []byte // F || DH1 || DH2 || DH3
 	ssToInit []byte // ML-KEM secret the responder encapsulated to the initiator
 	ssToResp []byte // ML-KEM secret the initiator encapsulated to the responder
@@ -199,8 +217,13 @@ type Handshake struct {
 // encapsulation deterministic for the test vectors. Production leaves it nil.
 var encapsulateDerand func(ek *mlkem.EncapsulationKey1024, random []byte) (ss, ct []byte, err error)
 
-// New checks cfg and returns a handshake in its initial state.
-func New(cfg Config) (*Handshake, error) {
+// New checks cfg and returns a handshake in its initial state. On the
+// initiator it also makes Init and starts signing it (see Start).
+func New(cfg Config) (*Handshake, error) { return newHandshake(cfg, nil) }
+
+// newHandshake is New with a randomness source (nil: crypto/rand; tests pass
+// a deterministic stream).
+func newHandshake(cfg Config, r io.Reader) (*Handshake, error) {
 	if cfg.Role != Initiator && cfg.Role != Responder {
 		return nil, fmt.Errorf("%w: role %v", ErrConfig, cfg.Role)
 	}
@@ -223,7 +246,7 @@ func New(cfg Config) (*Handshake, error) {
 			return nil, fmt.Errorf("%w: %s of %d bytes (allowed %d..%d)", ErrConfig, f.name, len(f.b), f.min, f.max)
 		}
 	}
-	h := &Handshake{cfg: cfg, self: cfg.Signer.Public()}
+	h := &Handshake{cfg: cfg, self: cfg.Signer.Public(), rand: r}
 	var err error
 	if h.localInfo, err = ParseBlobInfo(cfg.LocalInfo); err != nil {
 		return nil, fmt.Errorf("%w: own blob: %w", ErrConfig, err)
@@ -244,7 +267,8 @@ func New(cfg Config) (*Handshake, error) {
 		initFP, respFP = respFP, initFP
 	}
 	h.blobsHash = hashParts(labelBlobs, initBlob, respBlob)
-	h.bindHash = hashParts(labelBinding, initFP, respFP, cfg.Exporter)
+	h.bindHash = hashParts(labelBinding, initFP, respFP)
+	h.xb = hashParts(labelExporter, cfg.Exporter)
 	h.transcript = append(h.transcript, ProtocolName...)
 	h.transcript = append(h.transcript, byte(h.level))
 	h.transcript = append(h.transcript, h.blobsHash[:]...)
@@ -256,8 +280,50 @@ func New(cfg Config) (*Handshake, error) {
 		}
 		h.cfg.Ephemerals = nil
 	}
+	if cfg.Role == Initiator {
+		if err := h.prepareInit(); err != nil {
+			h.fail()
+			return nil, err
+		}
+	}
 	return h, nil
 }
+
+// SetExporter sets the inner TLS exporter value (Config.Exporter) once that
+// session exists: the initiator before it handles Response, the responder
+// before it handles Finish. Both sides must set the same value or none.
+func (h *Handshake) SetExporter(exporter []byte) error {
+	if len(exporter) > maxExporterLen {
+		return fmt.Errorf("%w: TLS exporter of %d bytes (allowed 0..%d)", ErrConfig, len(exporter), maxExporterLen)
+	}
+	if h.xbUsed || h.st == stateFailed || h.st == stateDone {
+		return fmt.Errorf("%w: exporter set after it was used", ErrState)
+	}
+	h.cfg.Exporter = append([]byte(nil), exporter...)
+	h.xb = hashParts(labelExporter, exporter)
+	return nil
+}
+
+// Matches reports whether h was made for these blobs and DTLS fingerprints
+// (this side's view, as in Config).
+func (h *Handshake) Matches(localBlob, peerBlob, localFP, peerFP []byte) bool {
+	return bytes.Equal(h.cfg.LocalBlob, localBlob) && bytes.Equal(h.cfg.PeerBlob, peerBlob) &&
+		bytes.Equal(h.cfg.LocalDTLSFingerprint, localFP) && bytes.Equal(h.cfg.PeerDTLSFingerprint, peerFP)
+}
+
+// Close gives up a handshake that will not be completed (the connection
+// failed first): it drops its secrets and refuses further input. It is a
+// no-op once the handshake ended.
+func (h *Handshake) Close() {
+	if h != nil && h.st != stateDone && h.st != stateFailed {
+		h.fail()
+	}
+}
+
+// AbortMessage returns the Abort message (PROTOCOL.md §2.4) that tells the
+// peer why a handshake failed with err, for a caller that drives the
+// messages itself (Run sends it on its own).
+func AbortMessage(err error) []byte { return abortMessage(abortCode(err)) }
 
 // Level returns the negotiated level (known from the two blobs).
 func (h *Handshake) Level() Level { return h.level }
@@ -419,22 +485,57 @@ func (h *Handshake) Start() ([]byte, error) {
 	return msg, nil
 }
 
-func (h *Handshake) start() ([]byte, error) {
+// prepareInit makes the initiator's Init (it depends only on the blobs, the
+// DTLS fingerprints and our fresh keys) and starts signing
+// th_I = SHA-256(T0 || Init || labelInitiatorSig || our identity) at once,
+// so that the signature is ready long before Response arrives.
+func (h *Handshake) prepareInit() error {
 	if err := h.freshKeys(); err != nil {
-		return nil, err
+		return err
 	}
 	m := &initMsg{
 		level:       h.level,
 		blobsHash:   h.blobsHash,
 		bindingHash: h.bindHash,
-		identity:    h.self.Bytes(),
 		ephemeral:   h.eph.PublicKey().Bytes(),
 	}
 	if h.kem != nil {
 		m.kemKey = h.kem.EncapsulationKey().Bytes()
 	}
-	b := m.marshal()
+	h.initMsg = m.marshal()
+	th := h.initiatorSigHash(h.initMsg, h.self.Bytes())
+	if h.rand != nil {
+		// Deterministic tests: sign now, so that the randomness is read in
+		// a fixed order.
+		ch := make(chan signature, 1)
+		var sg signature
+		sg.ed, sg.falcon, sg.err = h.sign(th)
+		ch <- sg
+		h.presig = ch
+		return nil
+	}
+	h.presig = h.signAsync(th)
+	return nil
+}
+
+// transcript0Len is the length of T0 = ProtocolName || level || BH || CB.
+func (h *Handshake) transcript0Len() int { return len(ProtocolName) + 1 + 2*hashSize }
+
+// initiatorSigHash is th_I = SHA-256(T0 || Init || labelInitiatorSig ||
+// identity), what the initiator signs (PROTOCOL.md §2.5).
+func (h *Handshake) initiatorSigHash(init, identity []byte) []byte {
+	d := sha256.New()
+	d.Write(h.transcript[:h.transcript0Len()])
+	d.Write(init)
+	d.Write([]byte(labelInitiatorSig))
+	d.Write(identity)
+	return d.Sum(nil)
+}
+
+func (h *Handshake) start() ([]byte, error) {
+	b := h.initMsg
 	h.transcript = append(h.transcript, b...)
+	h.initEnd = len(h.transcript)
 	h.wire += len(b)
 	return b, nil
 }
@@ -496,7 +597,16 @@ func (h *Handshake) fail() {
 }
 
 func (h *Handshake) wipe() {
+	if h.presig != nil {
+		// The initiator's signing started in New still uses the Signer:
+		// wait for it, so that a caller may destroy the identity once the
+		// handshake has ended or been closed.
+		<-h.presig
+		h.presig = nil
+	}
 	clear(h.dh)
+	clear(h.dh2)
+	clear(h.dh3)
 	clear(h.ssToInit)
 	clear(h.ssToResp)
 	clear(h.prk)
@@ -504,7 +614,9 @@ func (h *Handshake) wipe() {
 	h.eph, h.kem, h.ratchet = nil, nil, nil
 }
 
-// handleInit is the responder's step: check Init, make Response.
+// handleInit is the responder's step: check Init, make Response. Init names
+// no identity; the initiator's identity, commitment and pin are checked in
+// Finish, before anything is accepted from it.
 func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	m, err := parseInit(b, h.level)
 	if err != nil {
@@ -521,13 +633,11 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		// FIPS 203 §7.2 encapsulation key check (the modulus check) is done
 		// by crypto/mlkem when decoding.
 		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
-			if _, perr := h.checkPeer(m.identity); perr != nil {
-				return nil, perr // the identity's verdict first, as in §2.5
-			}
 			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
 		}
 	}
 	h.transcript = append(h.transcript, b...)
+	h.initEnd = len(h.transcript)
 	if err := h.freshKeys(); err != nil {
 		return nil, err
 	}
@@ -561,11 +671,11 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		r.kemKey = h.kem.EncapsulationKey().Bytes()
 		r.kemCT = ct
 	}
-	// Everything signed is known (none of it depends on the initiator's
-	// identity): sign while checking that identity and computing the key
-	// material. The signature is dropped if a check fails.
+	// Everything signed is known: sign while the exchanges with the
+	// initiator's ephemeral key are computed. The signature is dropped if
+	// a check fails.
 	sig := h.signAsync(h.transcriptHash(r.marshalSigned()))
-	checkErr := h.checkInit(m)
+	checkErr := h.checkInit()
 	sg := <-sig
 	if checkErr != nil {
 		return nil, checkErr
@@ -579,35 +689,25 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	return out, nil
 }
 
-// checkInit is the responder's check of the initiator's identity (encoding,
-// commitment, pin) and of reflection, then the X3DH-style exchanges
-// (PROTOCOL.md §2.5): DH1 = DH(IK_I, EK_R), DH2 = DH(EK_I, IK_R),
-// DH3 = DH(EK_I, EK_R). The identity exchange goes last: a Signer in another
-// process is busy signing.
-func (h *Handshake) checkInit(m *initMsg) error {
-	var err error
-	if h.peer, err = h.checkPeer(m.identity); err != nil {
-		return err
-	}
+// checkInit checks reflection and computes the two exchanges that need only
+// the initiator's ephemeral key (PROTOCOL.md §2.5): DH2 = DH(EK_I, IK_R) and
+// DH3 = DH(EK_I, EK_R). DH1 = DH(IK_I, EK_R) follows in Finish, which
+// carries the initiator's identity. The identity exchange goes last: a
+// Signer in another process is busy signing.
+func (h *Handshake) checkInit() error {
 	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
 		return ErrReflection
 	}
-	dh1, err := x25519(h.eph, h.peer.xpub)
-	if err != nil {
-		return err
-	}
 	dh3, err := x25519(h.eph, h.peerEph)
 	if err != nil {
-		clear(dh1)
 		return err
 	}
 	dh2, err := h.cfg.Signer.IdentityDH(h.peerEph)
 	if err != nil {
-		clear(dh1)
 		clear(dh3)
 		return signerErr(err)
 	}
-	h.setDH(dh1, dh2, dh3)
+	h.dh2, h.dh3 = dh2, dh3
 	return nil
 }
 
@@ -623,7 +723,13 @@ func (h *Handshake) setDH(dh1, dh2, dh3 []byte) {
 	clear(dh3)
 }
 
-// handleResponse is the initiator's step: check Response, make Finish.
+// handleResponse is the initiator's step: check Response, make Finish. Our
+// signature over Init and our identity was started in New. The work that
+// does not need the responder's identity (the ML-KEM-1024 encapsulation to
+// its key and the decapsulation of its ciphertext, the exchanges with its
+// ephemeral key) runs beside the identity and signature checks; errors are
+// still reported in the order of §2.5, and nothing is sent unless every
+// check passed.
 func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	m, err := parseResponse(b, h.level)
 	if err != nil {
@@ -633,37 +739,38 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Response does not answer our Init", ErrTranscript)
 	}
 	thR := h.transcriptHash(b[:m.signedLen])
-	// Finish's signed part (th2 ‖ CT_I) needs only the peer's ML-KEM key:
-	// encapsulate first, then sign while the Response is checked and the
-	// keys are computed. Errors are still reported in the order of §2.5,
-	// and the signature is dropped unless every check passed.
-	f := &finishMsg{}
-	var kemErr error
-	if h.level >= LevelEnhanced {
-		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
-			kemErr = fmt.Errorf("%w: %v", ErrMLKEMKey, err)
-		} else if h.ssToResp, f.kemCT, err = h.encapsulate(h.peerKEM); err != nil {
-			kemErr = err
-		}
+	f := &finishMsg{exporter: h.xb, identity: h.self.Bytes()}
+	h.xbUsed = true
+	var side responseSide
+	done := make(chan struct{})
+	if h.rand != nil {
+		side.run(h, m) // deterministic tests: randomness in a fixed order
+		close(done)
+	} else {
+		go func() {
+			defer close(done)
+			side.run(h, m)
+		}()
 	}
-	h.transcript = append(h.transcript, b...)
-	copy(f.prevHash[:], h.transcriptHash())
-	th3 := h.transcriptHash(f.marshalSigned())
-	var sig <-chan signature
-	if kemErr == nil {
-		sig = h.signAsync(th3)
+	err = h.checkResponse(m, thR)
+	<-done
+	sg := <-h.presig
+	h.presig = nil
+	if err == nil {
+		err = side.result(h)
 	}
-	err = h.checkResponse(m, thR, kemErr)
-	if sig != nil {
-		sg := <-sig
-		if err == nil {
-			err = sg.err
-		}
-		f.edSig, f.falconSig = sg.ed, sg.falcon
+	if err == nil {
+		err = sg.err
 	}
 	if err != nil {
+		side.wipe()
 		return nil, err
 	}
+	h.ssToResp, h.ssToInit, f.kemCT = side.ssOut, side.ssIn, side.ct
+	f.edSig, f.falconSig = sg.ed, sg.falcon
+	h.transcript = append(h.transcript, b...)
+	copy(f.prevHash[:], h.transcriptHash())
+	th3 := h.transcriptHash(f.marshalHead())
 	h.deriveKeys(th3)
 	maced := f.marshalMACed(h.level)
 	mac := h.mac(labelInitiatorMAC, h.transcriptHash(maced))
@@ -672,10 +779,61 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	return out, nil
 }
 
+// responseSide is the initiator's work on Response that needs no identity:
+// DH1 = DH(IK_I, EK_R) and DH3 = DH(EK_I, EK_R), the encapsulation to the
+// responder's ML-KEM-1024 key and the decapsulation of CT_R.
+type responseSide struct {
+	dh1, dh3       []byte
+	dh1Err, dh3Err error
+	ssOut, ct      []byte // encapsulated to PQ_R
+	ssIn           []byte // decapsulated from CT_R
+	kemErr, decErr error
+	peerKEM        *mlkem.EncapsulationKey1024
+}
+
+func (r *responseSide) run(h *Handshake, m *responseMsg) {
+	if h.level >= LevelEnhanced {
+		var ek *mlkem.EncapsulationKey1024
+		if ek, r.kemErr = mlkem.NewEncapsulationKey1024(m.kemKey); r.kemErr != nil {
+			r.kemErr = fmt.Errorf("%w: %v", ErrMLKEMKey, r.kemErr)
+		} else if r.ssOut, r.ct, r.kemErr = h.encapsulate(ek); r.kemErr == nil {
+			r.peerKEM = ek
+		}
+		if r.ssIn, r.decErr = h.kem.Decapsulate(m.kemCT); r.decErr != nil {
+			r.decErr = fmt.Errorf("%w: %v", ErrMLKEMCiphertext, r.decErr)
+		}
+	}
+	r.dh3, r.dh3Err = x25519(h.eph, m.ephemeral)
+	if r.dh1, r.dh1Err = h.cfg.Signer.IdentityDH(m.ephemeral); r.dh1Err != nil {
+		r.dh1Err = signerErr(r.dh1Err)
+	}
+}
+
+// result combines the side work with DH2 (computed by checkResponse) and
+// reports the first error in the order of §2.5.
+func (r *responseSide) result(h *Handshake) error {
+	for _, err := range []error{r.dh1Err, h.dh2Err, r.dh3Err, r.kemErr, r.decErr} {
+		if err != nil {
+			return err
+		}
+	}
+	h.peerKEM = r.peerKEM
+	h.setDH(r.dh1, h.dh2, r.dh3)
+	h.dh2 = nil
+	return nil
+}
+
+func (r *responseSide) wipe() {
+	clear(r.dh1)
+	clear(r.dh3)
+	clear(r.ssOut)
+	clear(r.ssIn)
+}
+
 // checkResponse is the initiator's checks of Response (identity, signatures
-// over thR, reflection, ratchet key), the X25519 exchanges, the outcome of
-// the ML-KEM encapsulation (kemErr) and the decapsulation.
-func (h *Handshake) checkResponse(m *responseMsg, thR []byte, kemErr error) error {
+// over thR, reflection, ratchet key) and DH2 = DH(EK_I, IK_R); a failure of
+// DH2 is kept in h.dh2Err, to be reported after DH1's.
+func (h *Handshake) checkResponse(m *responseMsg, thR []byte) error {
 	var err error
 	if h.peer, err = h.checkPeer(m.identity); err != nil {
 		return err
@@ -690,31 +848,7 @@ func (h *Handshake) checkResponse(m *responseMsg, thR []byte, kemErr error) erro
 	if _, err := ecdh.X25519().NewPublicKey(h.peerRat); err != nil {
 		return fmt.Errorf("%w: ratchet key: %v", ErrMessageFormat, err)
 	}
-	dh1, err := h.cfg.Signer.IdentityDH(h.peerEph)
-	if err != nil {
-		return signerErr(err)
-	}
-	dh2, err := x25519(h.eph, h.peer.xpub)
-	if err != nil {
-		clear(dh1)
-		return err
-	}
-	dh3, err := x25519(h.eph, h.peerEph)
-	if err != nil {
-		clear(dh1)
-		clear(dh2)
-		return err
-	}
-	h.setDH(dh1, dh2, dh3)
-	if kemErr != nil {
-		return kemErr
-	}
-	if h.level >= LevelEnhanced {
-		var err error
-		if h.ssToInit, err = h.kem.Decapsulate(m.kemCT); err != nil {
-			return fmt.Errorf("%w: %v", ErrMLKEMCiphertext, err)
-		}
-	}
+	h.dh2, h.dh2Err = x25519(h.eph, h.peer.xpub)
 	return nil
 }
 
@@ -758,7 +892,14 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
 		return nil, fmt.Errorf("%w: Finish does not follow our Response", ErrTranscript)
 	}
-	th3 := h.transcriptHash(b[:m.signedLen])
+	h.xbUsed = true
+	if subtle.ConstantTimeCompare(m.exporter[:], h.xb[:]) != 1 {
+		return nil, fmt.Errorf("%w: the inner TLS sessions differ", ErrChannelBinding)
+	}
+	if h.peer, err = h.checkPeer(m.identity); err != nil {
+		return nil, err
+	}
+	thI := h.initiatorSigHash(h.transcript[h.transcript0Len():h.initEnd], m.identity)
 	// Decapsulate beside the signature checks (another core); the
 	// signatures' verdict comes first, as in §2.5.
 	var ss []byte
@@ -772,16 +913,22 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 	} else {
 		close(decapsulated)
 	}
-	err = h.peer.VerifyBundle(th3, m.edSig, m.falconSig, h.level)
+	err = h.peer.VerifyBundle(thI, m.edSig, m.falconSig, h.level)
 	<-decapsulated
 	h.ssToResp = ss
 	if err != nil {
 		return nil, err
 	}
+	dh1, err := x25519(h.eph, h.peer.xpub)
+	if err != nil {
+		return nil, err
+	}
+	h.setDH(dh1, h.dh2, h.dh3)
+	h.dh2, h.dh3 = nil, nil
 	if decErr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMLKEMCiphertext, decErr)
 	}
-	h.deriveKeys(th3)
+	h.deriveKeys(h.transcriptHash(b[:m.th3Len]))
 	want := h.mac(labelInitiatorMAC, h.transcriptHash(b[:m.macLen]))
 	if !hmac.Equal(want, m.mac[:]) {
 		return nil, ErrKeyConfirmation

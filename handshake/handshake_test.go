@@ -527,3 +527,22 @@ func TestClose(t *testing.T) {
 	var nilH *Handshake
 	nilH.Close()
 }
+
+// An initiator closed while the signature New started is still being made
+// waits for it: the identity may be destroyed right after Close (run with
+// -race; the signing goroutine reads the identity's keys).
+func TestCloseWaitsForInitiatorSignature(t *testing.T) {
+	p := newTestPair(t, LevelQuantum, "close-sign")
+	id := testIdentity(t, 0)
+	ca := p.ca
+	ca.Signer = id
+	h, err := New(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if h.presig != nil {
+		t.Fatal("Close left the signature pending")
+	}
+	id.Destroy()
+}

@@ -15,8 +15,10 @@ import (
 // depend only on the negotiated level, except the FALCON-1024 signature, which
 // carries a 2-byte big-endian length bounded by falcon.MaxSignatureSize.
 const (
-	// Version is the handshake protocol version byte.
-	Version = 0x01
+	// Version is the handshake protocol version byte. Version 2 sends Init
+	// before the inner TLS session, without the initiator's identity
+	// (PROTOCOL.md §2.4).
+	Version = 0x02
 
 	TypeInit     = 0x01 // initiator → responder
 	TypeResponse = 0x02 // responder → initiator
@@ -38,13 +40,13 @@ const (
 	nonceSize    = 32
 )
 
-// initMsg is TypeInit: level || blobs hash || binding hash || identity ||
-// ephemeral X25519 || [ML-KEM-1024 encapsulation key, level ≥ enhanced].
+// initMsg is TypeInit: level || blobs hash || binding hash || ephemeral
+// X25519 || [ML-KEM-1024 encapsulation key, level ≥ enhanced]. It carries no
+// identity: it may travel before the inner TLS session.
 type initMsg struct {
 	level       Level
 	blobsHash   [hashSize]byte
 	bindingHash [hashSize]byte
-	identity    []byte // PublicIdentitySize
 	ephemeral   []byte // 32
 	kemKey      []byte // kemEKSize or empty
 }
@@ -67,16 +69,18 @@ type responseMsg struct {
 	signedLen int // length of the prefix covered by the signatures
 }
 
-// finishMsg is TypeFinish: previous transcript hash || [ML-KEM-1024
-// ciphertext to the responder's key, level ≥ enhanced] || Ed25519 signature ||
-// [FALCON-1024 signature] || MAC.
+// finishMsg is TypeFinish: previous transcript hash || exporter binding ||
+// identity || [ML-KEM-1024 ciphertext to the responder's key, level ≥
+// enhanced] || Ed25519 signature || [FALCON-1024 signature] || MAC.
 type finishMsg struct {
 	prevHash  [hashSize]byte
+	exporter  [hashSize]byte // XB: the initiator's view of the inner TLS exporter
+	identity  []byte
 	kemCT     []byte
 	edSig     []byte
 	falconSig []byte
 	mac       [macSize]byte
-	signedLen int // length of the prefix covered by the signatures
+	th3Len    int // length of the prefix hashed into th3 (up to the signatures)
 	macLen    int // length of the prefix covered by the MAC
 }
 
@@ -116,7 +120,6 @@ func (m *initMsg) marshal() []byte {
 	b = append(b, byte(m.level))
 	b = append(b, m.blobsHash[:]...)
 	b = append(b, m.bindingHash[:]...)
-	b = append(b, m.identity...)
 	b = append(b, m.ephemeral...)
 	return append(b, m.kemKey...)
 }
@@ -141,14 +144,16 @@ func (m *responseMsg) marshal() []byte {
 	return b
 }
 
-func (m *finishMsg) marshalSigned() []byte {
+func (m *finishMsg) marshalHead() []byte {
 	b := header(TypeFinish)
 	b = append(b, m.prevHash[:]...)
+	b = append(b, m.exporter[:]...)
+	b = append(b, m.identity...)
 	return append(b, m.kemCT...)
 }
 
 func (m *finishMsg) marshalMACed(level Level) []byte {
-	b := append(m.marshalSigned(), m.edSig...)
+	b := append(m.marshalHead(), m.edSig...)
 	if level >= LevelQuantum {
 		b = appendFalconSig(b, m.falconSig)
 	}
@@ -278,7 +283,6 @@ func parseInit(b []byte, level Level) (*initMsg, error) {
 	}
 	r.hash(&m.blobsHash)
 	r.hash(&m.bindingHash)
-	m.identity = r.take(PublicIdentitySize)
 	m.ephemeral = r.take(x25519Size)
 	if m.level >= LevelEnhanced {
 		m.kemKey = r.take(kemEKSize)
@@ -328,10 +332,12 @@ func parseFinish(b []byte, level Level) (*finishMsg, error) {
 	r := &reader{b: b, off: headerLen}
 	m := &finishMsg{}
 	r.hash(&m.prevHash)
+	r.hash(&m.exporter)
+	m.identity = r.take(PublicIdentitySize)
 	if level >= LevelEnhanced {
 		m.kemCT = r.take(kemCTSize)
 	}
-	m.signedLen = r.off
+	m.th3Len = r.off
 	m.edSig = r.take(ed25519.SignatureSize)
 	if level >= LevelQuantum {
 		m.falconSig = r.falconSig()

@@ -50,7 +50,7 @@ func (h *Handshake) Run(ctx context.Context, t Transport) (*Result, error) {
 }
 
 func (h *Handshake) run(ctx context.Context, t Transport) (*Result, error) {
-	if h.cfg.Role == Initiator {
+	if h.cfg.Role == Initiator && h.st == stateStart {
 		m, err := h.Start()
 		if err != nil {
 			return nil, err
