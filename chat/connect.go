@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -114,7 +115,9 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 		// In the order establish needs them: inner TLS first.
 		var cert *tls.Certificate
 		var certErr error
-		if level >= handshake.LevelEnhanced {
+		if level >= handshake.LevelEnhanced && role == handshake.Initiator {
+			// The offering side is the inner TLS server; the client
+			// presents no certificate (§6.1).
 			c, err := newEphemeralCert()
 			cert, certErr = &c, err
 		}
@@ -282,24 +285,60 @@ func (o *Offer) Close() error {
 // Connect takes the peer's answer blob, connects, authenticates and returns
 // the running conversation.
 func (o *Offer) Connect(ctx context.Context, answer string) (*Conversation, error) {
-	if blob, err := rtc.Parse(answer); err == nil {
-		// Check the level range before any network work: a clear early error.
-		if err := checkPeerInfo(o.cfg, blob.App); err != nil {
-			return nil, err
+	var h *handshake.Handshake
+	if raw, err := rtc.DecodeText(answer); err == nil {
+		if blob, err := rtc.ParseBinary(raw); err == nil {
+			// Check the level range before any network work: a clear early error.
+			if err := checkPeerInfo(o.cfg, blob.App); err != nil {
+				return nil, err
+			}
+			// Everything the initiator's Init and signature cover is known
+			// now (PROTOCOL.md §2.8): start the handshake, so that the
+			// FALCON-1024 signature is made while ICE and DTLS run.
+			localApp, err := o.cfg.blobInfo()
+			if err != nil {
+				return nil, err
+			}
+			h, err = newHandshake(ctx, o.cfg, handshake.Initiator, o.prep, o.o.LocalBinary(), raw,
+				localApp, blob.App, o.o.Local().Fingerprint[:], blob.Fingerprint[:])
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
 	conn, err := o.o.Accept(ctx, answer)
 	if err != nil {
+		h.Close()
 		return nil, err
 	}
-	return establish(ctx, o.cfg, conn, o.prep)
+	return establish(ctx, o.cfg, conn, o.prep, h, nil)
+}
+
+// newHandshake creates this side's handshake (handshake.New) for the given
+// blobs and DTLS fingerprints, with the prepared ephemeral keys if any.
+func newHandshake(ctx context.Context, cfg Config, role handshake.Role, prep *prepared, localBlob, peerBlob, localApp, peerApp, localFP, peerFP []byte) (*handshake.Handshake, error) {
+	eph := prep.takeEphemerals(ctx)
+	defer eph.Destroy() // a no-op once the handshake took them
+	return handshake.New(handshake.Config{
+		Role:                 role,
+		Signer:               cfg.Signer,
+		LocalBlob:            localBlob,
+		PeerBlob:             peerBlob,
+		LocalInfo:            localApp,
+		PeerInfo:             peerApp,
+		LocalDTLSFingerprint: localFP,
+		PeerDTLSFingerprint:  peerFP,
+		PinnedPeer:           cfg.PinnedPeer,
+		Ephemerals:           eph,
+	})
 }
 
 // Answer is the answering side of a connection in progress.
 type Answer struct {
-	cfg  Config
-	a    *rtc.Answerer
-	prep *prepared
+	cfg   Config
+	a     *rtc.Answerer
+	prep  *prepared
+	level handshake.Level // negotiated from the two blobs
 }
 
 // NewAnswer reads the peer's offer blob, gathers and prepares the answer.
@@ -322,7 +361,7 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 		prep.destroy()
 		return nil, err
 	}
-	return &Answer{cfg: cfg, a: a, prep: prep}, nil
+	return &Answer{cfg: cfg, a: a, prep: prep, level: level}, nil
 }
 
 // Blob is the answer text to give back to the offering peer.
@@ -342,11 +381,28 @@ func (a *Answer) Close() error {
 // Connect waits for the offering side, authenticates and returns the running
 // conversation.
 func (a *Answer) Connect(ctx context.Context) (*Conversation, error) {
+	var early *clientTLS
+	if a.level >= handshake.LevelEnhanced {
+		// Start inner TLS (we are its client) now: its ClientHello, with
+		// the hybrid key share, is made during ICE and DTLS and leaves as
+		// soon as the data channel opens.
+		lc := newLateConn()
+		early = startClientTLS(ctx, lc)
+		defer func() {
+			if !lc.isSet() {
+				lc.fail(errors.New("chat: the connection was not established"))
+				early.wait()
+			}
+		}()
+	}
 	conn, err := a.a.Wait(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return establish(ctx, a.cfg, conn, a.prep)
+	if early != nil {
+		early.under.(*lateConn).set(rtcConn{conn})
+	}
+	return establish(ctx, a.cfg, conn, a.prep, nil, early)
 }
 
 // checkPeerInfo parses the peer's blob application field and checks that a
@@ -378,8 +434,14 @@ func negotiate(cfg Config, app []byte) (handshake.Level, error) {
 // and quantum levels), the handshake bound to both blobs, both DTLS
 // fingerprints and the TLS exporter, admission of the peer, the ratchet, and
 // finally the session. prep (may be nil) holds what was made while the
-// blobs were exchanged.
-func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) (conv *Conversation, err error) {
+// blobs were exchanged; h (may be nil) is the handshake the offering side
+// started before connecting.
+//
+// The handshake's Init carries no identity, so the offering side (the
+// initiator) sends it on the data channel before inner TLS; the answering
+// side (TLS client) builds and signs its Response while the TLS handshake
+// runs and sends it inside TLS (PROTOCOL.md §2.8, §6.1).
+func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared, h *handshake.Handshake, early *clientTLS) (conv *Conversation, err error) {
 	timeout := cfg.SetupTimeout
 	if timeout <= 0 {
 		timeout = DefaultSetupTimeout
@@ -388,9 +450,19 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	defer cancel()
 	dc := rtcConn{conn}
 	var mc MessageConn = dc
+	if early != nil {
+		// The early TLS client runs under the caller's context; bound it
+		// by the set-up timeout from here on.
+		stop := context.AfterFunc(ctx, early.cancel)
+		defer stop()
+	}
 	defer func() {
 		if err != nil {
+			h.Close()
 			mc.Close()
+			if early != nil {
+				early.wait()
+			}
 		}
 	}()
 	localApp, err := cfg.blobInfo()
@@ -406,40 +478,47 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLevel, err)
 	}
-	var exporter []byte
-	tlsDesc := ""
-	if level >= handshake.LevelEnhanced {
-		tc, err := wrapTLS(ctx, dc, conn.IsOfferer(), prep.takeCert(ctx))
-		if err != nil {
-			return nil, err
-		}
-		mc = tc
-		exporter = tc.info.Exporter
-		tlsDesc = tc.info.String()
-	}
 	role := handshake.Responder
 	if conn.IsOfferer() {
 		role = handshake.Initiator
 	}
 	lfp, rfp := conn.LocalFingerprint(), conn.RemoteFingerprint()
-	eph := prep.takeEphemerals(ctx)
-	defer eph.Destroy() // a no-op once the handshake took them
-	res, err := handshake.Run(ctx, handshake.Config{
-		Role:                 role,
-		Signer:               cfg.Signer,
-		LocalBlob:            conn.LocalBlob(),
-		PeerBlob:             conn.RemoteBlob(),
-		LocalInfo:            localApp,
-		PeerInfo:             conn.RemoteApp(),
-		LocalDTLSFingerprint: lfp[:],
-		PeerDTLSFingerprint:  rfp[:],
-		Exporter:             exporter,
-		PinnedPeer:           cfg.PinnedPeer,
-		Ephemerals:           eph,
-	}, mc)
+	if h != nil && (h.Level() != level || !h.Matches(conn.LocalBlob(), conn.RemoteBlob(), lfp[:], rfp[:])) {
+		// Made from other values than the connection has (cannot happen
+		// with rtc's blobs): start over from the connection's own.
+		h.Close()
+		h = nil
+	}
+	if h == nil {
+		if h, err = newHandshake(ctx, cfg, role, prep, conn.LocalBlob(), conn.RemoteBlob(), localApp, conn.RemoteApp(), lfp[:], rfp[:]); err != nil {
+			return nil, err
+		}
+	}
+	tlsDesc := ""
+	var res *handshake.Result
+	switch {
+	case level < handshake.LevelEnhanced:
+		res, err = h.Run(ctx, mc)
+	case role == handshake.Initiator:
+		var tc *tlsConn
+		if tc, err = initiateBeforeTLS(ctx, h, dc, prep); err == nil {
+			mc, tlsDesc = tc, tc.info.String()
+			res, err = h.Run(ctx, mc)
+		}
+	default:
+		if early == nil {
+			early = startClientTLS(ctx, dc)
+		}
+		var tc *tlsConn
+		if tc, err = respondDuringTLS(h, early); err == nil {
+			mc, tlsDesc = tc, tc.info.String()
+			res, err = h.Run(ctx, mc)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	h = nil // ended: nothing left to close
 	defer res.Destroy()
 	info := Info{
 		PeerFingerprint: vault.FingerprintOf(res.Peer).String(), // as `rtcchat id` shows it
@@ -497,6 +576,217 @@ func establish(ctx context.Context, cfg Config, conn *rtc.Conn, prep *prepared) 
 	self, peer := cfg.Signer.Public(), res.Peer
 	return &Conversation{Session: s, info: info, verifyFn: verify,
 		safety: func() string { return handshake.SafetyNumber(self, peer) }}, nil
+}
+
+// initiateBeforeTLS is the offering side's start at the enhanced and
+// quantum levels: Init in the data channel's first message (it names no
+// identity, and DTLS protects it), then inner TLS as its server, whose
+// exporter the handshake binds in Finish.
+func initiateBeforeTLS(ctx context.Context, h *handshake.Handshake, dc MessageConn, prep *prepared) (*tlsConn, error) {
+	init, err := h.Start()
+	if err != nil {
+		return nil, err
+	}
+	if err := dc.Send(init); err != nil {
+		return nil, fmt.Errorf("handshake: sending Init: %w", err)
+	}
+	tc, err := wrapTLS(ctx, dc, false, prep.takeCert(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if err := h.SetExporter(tc.info.Exporter); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// clientTLS is inner TLS run as a client in the background (the answering
+// side), with the data channel's first message diverted: the initiator's
+// Init, which precedes the TLS records.
+type clientTLS struct {
+	under  MessageConn
+	dv     *firstDiverted
+	cancel context.CancelFunc
+	done   chan struct{} // closed when tc/err are set
+	tc     *tlsConn
+	err    error
+}
+
+// startClientTLS starts the TLS client over mc.
+func startClientTLS(ctx context.Context, mc MessageConn) *clientTLS {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &clientTLS{under: mc, dv: &firstDiverted{MessageConn: mc, first: make(chan []byte, 1)}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.tc, c.err = wrapTLS(ctx, c.dv, true, nil)
+	}()
+	return c
+}
+
+// wait waits for the TLS handshake to end and returns its outcome.
+func (c *clientTLS) wait() (*tlsConn, error) {
+	<-c.done
+	c.cancel()
+	return c.tc, c.err
+}
+
+// respondDuringTLS is the answering side's start at the enhanced and quantum
+// levels: while inner TLS runs (c), it takes the data channel's first
+// message, the initiator's Init, and builds and signs its Response, which it
+// sends inside TLS once TLS is up. A failure of Init is reported to the peer
+// inside TLS too (an Abort), so the peer learns why.
+func respondDuringTLS(h *handshake.Handshake, c *clientTLS) (*tlsConn, error) {
+	type step struct {
+		reply []byte
+		err   error
+	}
+	stepc := make(chan step, 1)
+	go func() {
+		handle := func(init []byte) {
+			reply, _, err := h.Handle(init)
+			stepc <- step{reply, err}
+		}
+		select {
+		case init := <-c.dv.first:
+			handle(init)
+		case <-c.done:
+			// TLS ended; Init, if it came, was diverted before.
+			select {
+			case init := <-c.dv.first:
+				handle(init)
+			default:
+				stepc <- step{err: errors.New("chat: the peer sent no handshake Init before inner TLS")}
+			}
+		}
+	}()
+	tc, err := c.wait()
+	st := <-stepc // Handle is done with h once this arrives
+	if err != nil {
+		return nil, err
+	}
+	if st.err != nil {
+		_ = tc.Send(handshake.AbortMessage(st.err))
+		tc.Close()
+		return nil, st.err
+	}
+	if err := h.SetExporter(tc.info.Exporter); err != nil {
+		tc.Close()
+		return nil, err
+	}
+	if err := tc.Send(st.reply); err != nil {
+		tc.Close()
+		return nil, fmt.Errorf("handshake: sending Response: %w", err)
+	}
+	return tc, nil
+}
+
+// lateConn is a MessageConn whose connection comes later (set): sends are
+// kept, in order, until then; receives wait for it. fail ends it instead.
+type lateConn struct {
+	mu      sync.Mutex
+	ready   chan struct{} // closed by set or fail
+	mc      MessageConn
+	err     error
+	pending [][]byte
+}
+
+func newLateConn() *lateConn { return &lateConn{ready: make(chan struct{})} }
+
+// set hands over the connection and sends what was kept.
+func (l *lateConn) set(mc MessageConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mc != nil || l.err != nil {
+		return
+	}
+	for _, m := range l.pending {
+		if err := mc.Send(m); err != nil {
+			l.err = err
+			break
+		}
+	}
+	l.pending = nil
+	if l.err == nil {
+		l.mc = mc
+	}
+	close(l.ready)
+}
+
+// fail ends a lateConn that got no connection.
+func (l *lateConn) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mc == nil && l.err == nil {
+		l.err, l.pending = err, nil
+		close(l.ready)
+	}
+}
+
+func (l *lateConn) isSet() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mc != nil
+}
+
+func (l *lateConn) Send(m []byte) error {
+	l.mu.Lock()
+	if l.err != nil {
+		defer l.mu.Unlock()
+		return l.err
+	}
+	if l.mc == nil {
+		defer l.mu.Unlock()
+		l.pending = append(l.pending, bytes.Clone(m))
+		return nil
+	}
+	mc := l.mc
+	l.mu.Unlock()
+	return mc.Send(m)
+}
+
+func (l *lateConn) Recv(ctx context.Context) ([]byte, error) {
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.mc.Recv(ctx)
+}
+
+func (l *lateConn) Close() error {
+	l.fail(errors.New("chat: closed"))
+	l.mu.Lock()
+	mc := l.mc
+	l.mu.Unlock()
+	if mc != nil {
+		return mc.Close()
+	}
+	return nil
+}
+
+// firstDiverted hands the first message it receives to the channel first
+// instead of returning it (the initiator's Init, which precedes the TLS
+// records on the data channel); everything after is returned as usual.
+type firstDiverted struct {
+	MessageConn
+	first    chan []byte
+	diverted bool
+}
+
+func (d *firstDiverted) Recv(ctx context.Context) ([]byte, error) {
+	if !d.diverted {
+		m, err := d.MessageConn.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.diverted = true
+		d.first <- m
+	}
+	return d.MessageConn.Recv(ctx)
 }
 
 // closeBoth closes the transport and then wipes the ratchet.

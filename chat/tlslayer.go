@@ -93,18 +93,19 @@ func wipeCert(c *tls.Certificate) {
 }
 
 // innerTLSConfig returns the TLS 1.3-only configuration of both sides.
-func innerTLSConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		MaxVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{cert},
+func innerTLSConfig(cert *tls.Certificate) *tls.Config {
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		MaxVersion: tls.VersionTLS13,
 		// Only the hybrid post-quantum group: the layer exists to keep the
 		// handshake (and the identities in it) confidential against a later
 		// quantum break, so a classical fallback would defeat it.
 		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768},
-		// Certificates are ephemeral and unauthenticated by design (see above).
+		// The server's certificate is ephemeral and unauthenticated by
+		// design (see above); the client presents none, since nobody would
+		// verify it either.
 		InsecureSkipVerify:     true,
-		ClientAuth:             tls.RequireAnyClientCert,
+		ClientAuth:             tls.NoClientCert,
 		SessionTicketsDisabled: true,
 		ServerName:             "rtcchat",
 		// Full-size records from the start: crypto/tls otherwise cuts the
@@ -113,15 +114,23 @@ func innerTLSConfig(cert tls.Certificate) *tls.Config {
 		// Response would travel as five messages instead of one).
 		DynamicRecordSizingDisabled: true,
 	}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{*cert}
+	}
+	return c
 }
 
-// wrapTLS runs a TLS 1.3 handshake over mc (client on the offering side) and
-// returns a MessageConn that carries messages inside it. cert is a
-// certificate from newEphemeralCert made ahead of time, or nil to make one
-// now; wrapTLS owns it and wipes its key once the handshake is over.
+// wrapTLS runs a TLS 1.3 handshake over mc (client on the answering side) and
+// returns a MessageConn that carries messages inside it. cert, for the
+// server only, is a certificate from newEphemeralCert made ahead of time, or
+// nil to make one now; wrapTLS owns it and wipes its key once the handshake
+// is over. The client presents no certificate.
 func wrapTLS(ctx context.Context, mc MessageConn, client bool, cert *tls.Certificate) (*tlsConn, error) {
 	preferChaCha20()
-	if cert == nil {
+	if client {
+		wipeCert(cert)
+		cert = nil
+	} else if cert == nil {
 		c, err := newEphemeralCert()
 		if err != nil {
 			return nil, fmt.Errorf("chat: inner TLS certificate: %w", err)
@@ -133,9 +142,9 @@ func wrapTLS(ctx context.Context, mc MessageConn, client bool, cert *tls.Certifi
 	sc := newStreamConn(mc)
 	var tc *tls.Conn
 	if client {
-		tc = tls.Client(sc, innerTLSConfig(*cert))
+		tc = tls.Client(sc, innerTLSConfig(nil))
 	} else {
-		tc = tls.Server(sc, innerTLSConfig(*cert))
+		tc = tls.Server(sc, innerTLSConfig(cert))
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("chat: inner TLS 1.3 handshake failed: %w", err)

@@ -17,9 +17,9 @@ func tlsPair(t *testing.T) (*tlsConn, *tlsConn) {
 	return tlsPairOver(t, a, b, nil)
 }
 
-// tlsPairOver runs inner TLS over a (client, with clientCert if not nil)
-// and b (server).
-func tlsPairOver(t *testing.T, a, b MessageConn, clientCert *tls.Certificate) (*tlsConn, *tlsConn) {
+// tlsPairOver runs inner TLS over a (client) and b (server, with serverCert
+// if not nil) and returns both ends.
+func tlsPairOver(t *testing.T, a, b MessageConn, serverCert *tls.Certificate) (*tlsConn, *tlsConn) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -29,10 +29,10 @@ func tlsPairOver(t *testing.T, a, b MessageConn, clientCert *tls.Certificate) (*
 	}
 	ch := make(chan res, 1)
 	go func() {
-		c, err := wrapTLS(ctx, b, false, nil)
+		c, err := wrapTLS(ctx, b, false, serverCert)
 		ch <- res{c, err}
 	}()
-	ca, err := wrapTLS(ctx, a, true, clientCert)
+	ca, err := wrapTLS(ctx, a, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +108,7 @@ func TestInnerTLSRefusesClassicalGroup(t *testing.T) {
 		_, err := wrapTLS(ctx, b, false, nil)
 		errs <- err
 	}()
-	cert, err := newEphemeralCert()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := innerTLSConfig(cert)
+	cfg := innerTLSConfig(nil) // a client, as the answering side runs it
 	cfg.CurvePreferences = []tls.CurveID{tls.X25519}
 	tc := tls.Client(newStreamConn(a), cfg)
 	if err := tc.HandshakeContext(ctx); err == nil {
@@ -149,9 +145,12 @@ func TestInnerTLSPreparedCertAndFullRecords(t *testing.T) {
 	if cert.PrivateKey != nil || !bytes.Equal(key, make([]byte, len(key))) {
 		t.Fatal("the prepared certificate's key was not wiped after the handshake")
 	}
-	peer := cb.tc.ConnectionState().PeerCertificates
+	peer := ca.tc.ConnectionState().PeerCertificates
 	if len(peer) != 1 || !bytes.Equal(peer[0].Raw, cert.Certificate[0]) {
-		t.Fatal("the server did not see the prepared certificate")
+		t.Fatal("the client did not see the prepared certificate")
+	}
+	if got := cb.tc.ConnectionState().PeerCertificates; len(got) != 0 {
+		t.Fatalf("the client presented %d certificates, want none", len(got))
 	}
 	for _, size := range []int{5200, 12000} { // a Response, a bit below a full record
 		before := a.sent.Load()

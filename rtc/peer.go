@@ -572,6 +572,10 @@ func (o *Offerer) Notes() []string { return o.p.notes }
 // Local returns the decoded offer.
 func (o *Offerer) Local() *Blob { return o.p.local }
 
+// LocalBinary is the binary form of our offer blob, exactly as the peer will
+// decode it (Conn.LocalBlob once connected).
+func (o *Offerer) LocalBinary() []byte { return append([]byte(nil), o.p.localRaw...) }
+
 // Accept parses the answer blob, connects, and returns the open Conn. It
 // waits at most Config.ConnectTimeout.
 func (o *Offerer) Accept(ctx context.Context, answer string) (*Conn, error) {
