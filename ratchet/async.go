@@ -408,24 +408,3 @@ func (k *Keys) Wipe() {
 	}
 	k.x, k.dk = nil, nil
 }
-
-// ekModulusOK is FIPS 203 §7.2's encapsulation key check (the "modulus
-// check") for ML-KEM-1024: every 12-bit coefficient of the encoded vector
-// t̂ (the first 384·k bytes) is below q, i.e. ByteEncode12(ByteDecode12(t̂))
-// = t̂. It is the only check crypto/mlkem's NewEncapsulationKey1024 makes on
-// a key of the right length, so Decrypt can reject a bad key at once and
-// leave the parsing (which expands the matrix Â) to the background job.
-func ekModulusOK(ek []byte) bool {
-	const q = 3329
-	if len(ek) != KEMObjectSize {
-		return false
-	}
-	for i := 0; i < 4*384; i += 3 {
-		d1 := uint16(ek[i]) | uint16(ek[i+1]&0x0f)<<8
-		d2 := uint16(ek[i+1]>>4) | uint16(ek[i+2])<<4
-		if d1 >= q || d2 >= q {
-			return false
-		}
-	}
-	return true
-}

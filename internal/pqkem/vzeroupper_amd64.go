@@ -1,4 +1,4 @@
-package ratchet
+package pqkem
 
 import "golang.org/x/sys/cpu"
 
@@ -7,8 +7,9 @@ import "golang.org/x/sys/cpu"
 // VZEROUPPER). Until something clears them, every legacy-SSE instruction
 // on that thread pays a state-transition penalty: here crypto/sha256's
 // SHA-NI code (HKDF, HMAC) ran ten to fifteen times slower (a KDF_RK_HE
-// took 80 µs instead of 6) after an ML-KEM operation. avxClean clears the
-// state after each call into CIRCL's ML-KEM.
+// took 80 µs instead of 6) after an ML-KEM operation. Every function of
+// this package that calls into CIRCL's ML-KEM clears the state before it
+// returns (AVXClean); BenchmarkKDFAfterMLKEM shows the difference.
 
 var hasAVX = cpu.X86.HasAVX
 
@@ -17,7 +18,10 @@ var hasAVX = cpu.X86.HasAVX
 //go:noescape
 func vzeroupper()
 
-func avxClean() {
+// AVXClean clears the upper halves of the YMM registers (VZEROUPPER) when
+// the CPU has AVX. The package's own functions already call it; it is
+// exported for code that calls CIRCL's AVX2 code directly.
+func AVXClean() {
 	if hasAVX {
 		vzeroupper()
 	}
