@@ -29,7 +29,6 @@ import (
 	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -40,6 +39,8 @@ import (
 	"time"
 
 	"github.com/rtcchat/rtcchat/handshake/falcon"
+	"github.com/rtcchat/rtcchat/internal/pqkem"
+	xdh "github.com/rtcchat/rtcchat/internal/x25519"
 )
 
 // Role says which side of the handshake a peer plays. By convention the
@@ -79,8 +80,8 @@ const (
 	maxBlobLen          = 1024
 	maxFingerprintLen   = 64
 	maxExporterLen      = 64
-	kemSeedSize         = mlkem.SeedSize
-	encapsRandomnessLen = 32
+	kemSeedSize         = pqkem.SeedSize
+	encapsRandomnessLen = pqkem.RandomnessSize
 )
 
 const (
@@ -192,15 +193,15 @@ type Handshake struct {
 	initMsg []byte           // initiator: Init, made in New
 	presig  <-chan signature // initiator: σ_I, started in New
 
-	eph      *ecdh.PrivateKey
-	kem      *mlkem.DecapsulationKey1024
-	ratchet  *ecdh.PrivateKey // responder
+	eph      *xdh.Key
+	kem      *pqkem.DecapsulationKey
+	ratchet  *ecdh.PrivateKey // responder (Result hands it on as such)
 	nonce    []byte           // responder: N_R, committed to in Response
 	nonceCmt [hashSize]byte   // initiator: the commitment received in Response
 	peer     *PublicIdentity
 	peerEph  []byte
 	peerRat  []byte
-	peerKEM  *mlkem.EncapsulationKey1024
+	peerKEM  *pqkem.EncapsulationKey
 	dh2, dh3 []byte // responder: computed at Init, DH1 follows at Finish; initiator: DH2
 	dh2Err   error  // initiator: DH2's failure, reported after DH1's
 	dh       []byte // F || DH1 || DH2 || DH3
@@ -212,10 +213,6 @@ type Handshake struct {
 
 	rand io.Reader // nil: crypto/rand; tests set a deterministic stream
 }
-
-// encapsulateDerand, when set (by tests, to crypto/mlkem/mlkemtest), makes
-// encapsulation deterministic for the test vectors. Production leaves it nil.
-var encapsulateDerand func(ek *mlkem.EncapsulationKey1024, random []byte) (ss, ct []byte, err error)
 
 // New checks cfg and returns a handshake in its initial state. On the
 // initiator it also makes Init and starts signing it (see Start).
@@ -380,16 +377,17 @@ func (h *Handshake) freshKeys() error {
 	if err != nil {
 		return err
 	}
-	if h.eph, err = ecdh.X25519().NewPrivateKey(b); err != nil {
+	h.eph, err = xdh.NewKey(b)
+	clear(b)
+	if err != nil {
 		return err
 	}
-	clear(b)
 	if h.level >= LevelEnhanced {
 		seed, err := h.randBytes(kemSeedSize)
 		if err != nil {
 			return err
 		}
-		h.kem, err = mlkem.NewDecapsulationKey1024(seed)
+		h.kem, err = pqkem.NewDecapsulationKey(seed)
 		clear(seed)
 		if err != nil {
 			return err
@@ -398,16 +396,17 @@ func (h *Handshake) freshKeys() error {
 	return nil
 }
 
-func (h *Handshake) encapsulate(ek *mlkem.EncapsulationKey1024) (ss, ct []byte, err error) {
-	if encapsulateDerand != nil && h.rand != nil {
-		m, err := h.randBytes(encapsRandomnessLen)
-		if err != nil {
-			return nil, nil, err
-		}
-		return encapsulateDerand(ek, m)
+// encapsulate is ML-KEM.Encaps (FIPS 203 §7.2) to ek with 32 bytes of
+// randomness m read from the handshake's source (crypto/rand, or the
+// tests' deterministic stream), ML-KEM.Encaps_internal(ek, m).
+func (h *Handshake) encapsulate(ek *pqkem.EncapsulationKey) (ss, ct []byte, err error) {
+	m, err := h.randBytes(encapsRandomnessLen)
+	if err != nil {
+		return nil, nil, err
 	}
-	ss, ct = ek.Encapsulate()
-	return ss, ct, nil
+	ss, ct, err = ek.EncapsulateWith(m)
+	clear(m)
+	return ss, ct, err
 }
 
 func (h *Handshake) sign(th []byte) (edSig, falconSig []byte, err error) {
@@ -497,10 +496,10 @@ func (h *Handshake) prepareInit() error {
 		level:       h.level,
 		blobsHash:   h.blobsHash,
 		bindingHash: h.bindHash,
-		ephemeral:   h.eph.PublicKey().Bytes(),
+		ephemeral:   h.eph.PublicKey(),
 	}
 	if h.kem != nil {
-		m.kemKey = h.kem.EncapsulationKey().Bytes()
+		m.kemKey = h.kem.EncapsulationKey()
 	}
 	h.initMsg = m.marshal()
 	th := h.initiatorSigHash(h.initMsg, h.self.Bytes())
@@ -611,6 +610,9 @@ func (h *Handshake) wipe() {
 	clear(h.ssToResp)
 	clear(h.prk)
 	clear(h.nonce)
+	if h.eph != nil {
+		h.eph.Wipe()
+	}
 	h.eph, h.kem, h.ratchet = nil, nil, nil
 }
 
@@ -630,9 +632,8 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	}
 	h.peerEph = m.ephemeral
 	if m.kemKey != nil {
-		// FIPS 203 §7.2 encapsulation key check (the modulus check) is done
-		// by crypto/mlkem when decoding.
-		if h.peerKEM, err = mlkem.NewEncapsulationKey1024(m.kemKey); err != nil {
+		// FIPS 203 §7.2 encapsulation key check (the modulus check).
+		if h.peerKEM, err = pqkem.NewEncapsulationKey(m.kemKey); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrMLKEMKey, err)
 		}
 	}
@@ -658,7 +659,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	r := &responseMsg{
 		level:     h.level,
 		identity:  h.self.Bytes(),
-		ephemeral: h.eph.PublicKey().Bytes(),
+		ephemeral: h.eph.PublicKey(),
 		ratchet:   h.ratchet.PublicKey().Bytes(),
 		nonceCmt:  nonceCommitment(h.nonce),
 	}
@@ -668,7 +669,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		if h.ssToInit, ct, err = h.encapsulate(h.peerKEM); err != nil {
 			return nil, err
 		}
-		r.kemKey = h.kem.EncapsulationKey().Bytes()
+		r.kemKey = h.kem.EncapsulationKey()
 		r.kemCT = ct
 	}
 	// Everything signed is known: sign while the exchanges with the
@@ -695,7 +696,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 // carries the initiator's identity. The identity exchange goes last: a
 // Signer in another process is busy signing.
 func (h *Handshake) checkInit() error {
-	if bytes.Equal(h.eph.PublicKey().Bytes(), h.peerEph) {
+	if bytes.Equal(h.eph.PublicKey(), h.peerEph) {
 		return ErrReflection
 	}
 	dh3, err := x25519(h.eph, h.peerEph)
@@ -788,13 +789,13 @@ type responseSide struct {
 	ssOut, ct      []byte // encapsulated to PQ_R
 	ssIn           []byte // decapsulated from CT_R
 	kemErr, decErr error
-	peerKEM        *mlkem.EncapsulationKey1024
+	peerKEM        *pqkem.EncapsulationKey
 }
 
 func (r *responseSide) run(h *Handshake, m *responseMsg) {
 	if h.level >= LevelEnhanced {
-		var ek *mlkem.EncapsulationKey1024
-		if ek, r.kemErr = mlkem.NewEncapsulationKey1024(m.kemKey); r.kemErr != nil {
+		var ek *pqkem.EncapsulationKey
+		if ek, r.kemErr = pqkem.NewEncapsulationKey(m.kemKey); r.kemErr != nil {
 			r.kemErr = fmt.Errorf("%w: %v", ErrMLKEMKey, r.kemErr)
 		} else if r.ssOut, r.ct, r.kemErr = h.encapsulate(ek); r.kemErr == nil {
 			r.peerKEM = ek
@@ -841,7 +842,7 @@ func (h *Handshake) checkResponse(m *responseMsg, thR []byte) error {
 	if err := h.peer.VerifyBundle(thR, m.edSig, m.falconSig, h.level); err != nil {
 		return err
 	}
-	if bytes.Equal(m.ephemeral, h.eph.PublicKey().Bytes()) {
+	if bytes.Equal(m.ephemeral, h.eph.PublicKey()) {
 		return ErrReflection
 	}
 	h.peerEph, h.peerRat, h.nonceCmt = m.ephemeral, m.ratchet, m.nonceCmt

@@ -3,8 +3,6 @@ package handshake
 import (
 	"bytes"
 	"context"
-	"crypto/mlkem"
-	"crypto/mlkem/mlkemtest"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-func init() {
-	// Deterministic encapsulation for test vectors only (see encapsulateDerand).
-	encapsulateDerand = func(ek *mlkem.EncapsulationKey1024, m []byte) ([]byte, []byte, error) {
-		return mlkemtest.Encapsulate1024(ek, m)
-	}
-}
 
 // pipe is an in-memory Transport pair.
 type pipe struct {

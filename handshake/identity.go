@@ -1,7 +1,6 @@
 package handshake
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +12,7 @@ import (
 	"math/big"
 
 	"github.com/rtcchat/rtcchat/handshake/falcon"
+	xdh "github.com/rtcchat/rtcchat/internal/x25519"
 )
 
 // Identity encodings (docs/PROTOCOL.md §2.1). Both are fixed-size and versioned:
@@ -81,7 +81,7 @@ type Identity struct {
 	edSeed [ed25519.SeedSize]byte
 	ed     ed25519.PrivateKey
 	falcon *falcon.PrivateKey
-	x      *ecdh.PrivateKey // X25519 form of the Ed25519 secret scalar
+	x      *xdh.Key // X25519 form of the Ed25519 secret scalar
 	pub    *PublicIdentity
 	dead   bool
 }
@@ -139,7 +139,7 @@ func NewIdentity(edSeed []byte, falconKey *falcon.PrivateKey) (*Identity, error)
 	// SHA-512(seed); X25519 clamps the same way (RFC 7748 §5), so the X25519
 	// public key of this scalar is the Montgomery form of the Ed25519 key.
 	h := sha512.Sum512(id.edSeed[:])
-	x, err := ecdh.X25519().NewPrivateKey(h[:32])
+	x, err := xdh.NewKey(h[:32])
 	clear(h[:])
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func NewIdentity(edSeed []byte, falconKey *falcon.PrivateKey) (*Identity, error)
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare(pub.xpub, x.PublicKey().Bytes()) != 1 {
+	if subtle.ConstantTimeCompare(pub.xpub, x.PublicKey()) != 1 {
 		return nil, errors.New("handshake: internal error: Montgomery form of the Ed25519 key does not match")
 	}
 	id.pub = pub
@@ -231,6 +231,9 @@ func (id *Identity) Destroy() {
 	clear(id.edSeed[:])
 	clear(id.ed)
 	id.falcon.Destroy()
+	if id.x != nil {
+		id.x.Wipe()
+	}
 	id.x = nil
 	id.dead = true
 }
@@ -393,23 +396,20 @@ func ParseIdentity(b []byte) (*Identity, error) {
 	return NewIdentity(b[2:2+ed25519.SeedSize], fsk)
 }
 
-// x25519 computes X25519(priv, peer), checking the peer value's length and
-// rejecting the all-zero output of low-order points (RFC 7748 §6.1).
-func x25519(priv *ecdh.PrivateKey, peer []byte) ([]byte, error) {
-	if len(peer) != 32 {
+// x25519 computes X25519(priv, peer) with internal/x25519 (CIRCL's
+// implementation), checking the peer value's length (ErrMessageFormat) and
+// rejecting the all-zero output of low-order points (RFC 7748 §6.1,
+// ErrLowOrderPoint).
+func x25519(priv *xdh.Key, peer []byte) ([]byte, error) {
+	if len(peer) != xdh.Size {
 		return nil, fmt.Errorf("%w: X25519 public value of %d bytes", ErrMessageFormat, len(peer))
 	}
-	pk, err := ecdh.X25519().NewPublicKey(peer)
+	ss, err := priv.ECDH(peer)
+	if errors.Is(err, xdh.ErrLowOrder) {
+		return nil, ErrLowOrderPoint
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMessageFormat, err)
-	}
-	ss, err := priv.ECDH(pk) // crypto/ecdh already rejects the all-zero value
-	if err != nil {
-		return nil, ErrLowOrderPoint
-	}
-	var zero [32]byte
-	if subtle.ConstantTimeCompare(ss, zero[:]) == 1 {
-		return nil, ErrLowOrderPoint
 	}
 	return ss, nil
 }

@@ -2,12 +2,12 @@ package handshake
 
 import (
 	"crypto/ed25519"
-	"crypto/mlkem"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
 	"github.com/rtcchat/rtcchat/handshake/falcon"
+	"github.com/rtcchat/rtcchat/internal/pqkem"
 )
 
 // Handshake message formats (docs/PROTOCOL.md §2.4). Every message starts with
@@ -33,8 +33,8 @@ const (
 	x25519Size   = 32
 	hashSize     = sha256.Size
 	macSize      = sha256.Size
-	kemEKSize    = mlkem.EncapsulationKeySize1024
-	kemCTSize    = mlkem.CiphertextSize1024
+	kemEKSize    = pqkem.EncapsulationKeySize
+	kemCTSize    = pqkem.CiphertextSize
 	headerLen    = 2
 	falconLenLen = 2
 	nonceSize    = 32

@@ -3,12 +3,14 @@ package handshake
 import (
 	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/mlkem"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/rtcchat/rtcchat/internal/pqkem"
+	xdh "github.com/rtcchat/rtcchat/internal/x25519"
 )
 
 // ErrEphemeralsUsed means prepared ephemeral keys were offered to a second
@@ -26,17 +28,18 @@ var ErrEphemeralsUsed = errors.New("handshake: prepared ephemeral keys were alre
 // They are single-use: the first New that takes them (Config.Ephemerals)
 // owns them and drops them when the handshake ends or fails; any later use
 // fails with ErrEphemeralsUsed. Destroy drops keys that were never used.
-// Go's crypto/ecdh and crypto/mlkem keep internal copies of the secrets that
-// can only be dropped, not overwritten (as for keys the handshake makes
-// itself). An Ephemerals is safe for concurrent use.
+// The X25519 secret EK is zeroed; the ML-KEM-1024 key (CIRCL's expanded
+// form) and RK_R (a crypto/ecdh key, handed on in Result) can only be
+// dropped, not overwritten (as for keys the handshake makes itself). An
+// Ephemerals is safe for concurrent use.
 type Ephemerals struct {
 	mu      sync.Mutex
 	role    Role
-	level   Level                       // the highest level these keys serve
-	eph     *ecdh.PrivateKey            // EK
-	kem     *mlkem.DecapsulationKey1024 // PQ, at maxLevel ≥ enhanced
-	ratchet *ecdh.PrivateKey            // RK_R, responder only
-	gone    bool                        // taken by a handshake or destroyed
+	level   Level                   // the highest level these keys serve
+	eph     *xdh.Key                // EK
+	kem     *pqkem.DecapsulationKey // PQ, at maxLevel ≥ enhanced
+	ratchet *ecdh.PrivateKey        // RK_R, responder only
+	gone    bool                    // taken by a handshake or destroyed
 }
 
 // Prepare makes the ephemeral keys of one handshake for role: the X25519
@@ -59,15 +62,15 @@ func Prepare(r io.Reader, role Role, maxLevel Level) (*Ephemerals, error) {
 	warmVerify.Do(warmUpVerify)
 	e := &Ephemerals{role: role, level: maxLevel}
 	var err error
-	if e.eph, err = newX25519Key(r); err != nil {
-		return nil, err
+	if e.eph, err = xdh.GenerateKey(r); err != nil {
+		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	if maxLevel >= LevelEnhanced {
 		seed := make([]byte, kemSeedSize)
 		if _, err := io.ReadFull(r, seed); err != nil {
 			return nil, fmt.Errorf("handshake: reading randomness: %w", err)
 		}
-		e.kem, err = mlkem.NewDecapsulationKey1024(seed)
+		e.kem, err = pqkem.NewDecapsulationKey(seed)
 		clear(seed)
 		if err != nil {
 			return nil, err
@@ -98,6 +101,9 @@ func (e *Ephemerals) Destroy() {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.gone && e.eph != nil {
+		e.eph.Wipe()
+	}
 	e.drop()
 }
 
@@ -109,7 +115,7 @@ func (e *Ephemerals) drop() {
 // take hands the keys to a handshake of role at level, exactly once. Keys
 // made for another role or a lower level are refused and left in place (the
 // caller still owns them and should Destroy them).
-func (e *Ephemerals) take(role Role, level Level) (eph *ecdh.PrivateKey, kem *mlkem.DecapsulationKey1024, ratchet *ecdh.PrivateKey, err error) {
+func (e *Ephemerals) take(role Role, level Level) (eph *xdh.Key, kem *pqkem.DecapsulationKey, ratchet *ecdh.PrivateKey, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
@@ -128,7 +134,8 @@ func (e *Ephemerals) take(role Role, level Level) (eph *ecdh.PrivateKey, kem *ml
 	return eph, kem, ratchet, nil
 }
 
-// newX25519Key makes an X25519 key from 32 bytes of r.
+// newX25519Key makes a crypto/ecdh X25519 key (RK_R, which Result hands
+// on as such) from 32 bytes of r.
 func newX25519Key(r io.Reader) (*ecdh.PrivateKey, error) {
 	b := make([]byte, x25519Size)
 	if _, err := io.ReadFull(r, b); err != nil {

@@ -84,7 +84,7 @@ func TestPreparedEphemeralsSessions(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					wantEK = e.eph.PublicKey().Bytes()
+					wantEK = e.eph.PublicKey()
 					p.ca.Ephemerals = e
 				}
 				if sides != "initiator" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rtcchat/rtcchat/handshake/falcon"
+	xdh "github.com/rtcchat/rtcchat/internal/x25519"
 )
 
 // classicalLeak is everything a "quantum attacker" learns about a recorded
@@ -179,7 +180,7 @@ func (f *forger) SignBundle(th []byte, level Level) ([]byte, []byte, error) {
 
 func (f *forger) IdentityDH(peer []byte) ([]byte, error) {
 	h := sha512.Sum512(f.edSeed)
-	k, _ := ecdh.X25519().NewPrivateKey(h[:32])
+	k, _ := xdh.NewKey(h[:32])
 	return x25519(k, peer)
 }
 
