@@ -3,7 +3,6 @@ package ratchet
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/mlkem"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -11,84 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// setCoeff writes the 12-bit coefficient i of an encoded ML-KEM vector.
-func setCoeff(ek []byte, i int, v uint16) {
-	b := ek[3*(i/2):]
-	if i%2 == 0 {
-		b[0] = byte(v)
-		b[1] = b[1]&0xf0 | byte(v>>8)&0x0f
-	} else {
-		b[1] = b[1]&0x0f | byte(v<<4)
-		b[2] = byte(v >> 4)
-	}
-}
-
-// TestEKModulusCheck: ekModulusOK accepts exactly what crypto/mlkem's
-// NewEncapsulationKey1024 accepts (so the background job cannot fail to
-// parse a key Decrypt accepted).
-func TestEKModulusCheck(t *testing.T) {
-	dk, err := mlkem.GenerateKey1024()
-	if err != nil {
-		t.Fatal(err)
-	}
-	valid := dk.EncapsulationKey().Bytes()
-	agree := func(name string, ek []byte, want bool) {
-		t.Helper()
-		_, perr := mlkem.NewEncapsulationKey1024(ek)
-		if got := ekModulusOK(ek); got != want || got != (perr == nil) {
-			t.Errorf("%s: ekModulusOK=%v, want %v; crypto/mlkem error: %v", name, got, want, perr)
-		}
-	}
-	agree("valid key", valid, true)
-	agree("short", valid[:len(valid)-1], false)
-	agree("long", append(bytes.Clone(valid), 0), false)
-	for _, i := range []int{0, 1, 2, 3, 510, 511, 512, 1023} {
-		for _, v := range []uint16{0, 3328, 3329, 3330, 4095} {
-			ek := bytes.Clone(valid)
-			setCoeff(ek, i, v)
-			agree(fmt.Sprintf("coefficient %d = %d", i, v), ek, v < 3329)
-		}
-	}
-	// ρ (the last 32 bytes) is not checked.
-	ek := bytes.Clone(valid)
-	for i := 1536; i < len(ek); i++ {
-		ek[i] = 0xff
-	}
-	agree("rho all ones", ek, true)
-	for i := range 50 {
-		ek := make([]byte, KEMObjectSize)
-		rand.Read(ek)
-		if i%2 == 0 {
-			for c := range 1024 {
-				var r [2]byte
-				rand.Read(r[:])
-				setCoeff(ek, c, (uint16(r[0])|uint16(r[1])<<8)%3329)
-			}
-		}
-		agree(fmt.Sprintf("random %d", i), ek, i%2 == 0)
-	}
-}
-
-// FuzzEKModulusCheck: ekModulusOK agrees with crypto/mlkem on any input.
-func FuzzEKModulusCheck(f *testing.F) {
-	dk, err := mlkem.GenerateKey1024()
-	if err != nil {
-		f.Fatal(err)
-	}
-	valid := dk.EncapsulationKey().Bytes()
-	f.Add(valid)
-	bad := bytes.Clone(valid)
-	setCoeff(bad, 7, 3329)
-	f.Add(bad)
-	f.Add([]byte{1, 2, 3})
-	f.Fuzz(func(t *testing.T, ek []byte) {
-		_, err := mlkem.NewEncapsulationKey1024(ek)
-		if ekModulusOK(ek) != (err == nil) {
-			t.Fatalf("ekModulusOK=%v but crypto/mlkem says %v", ekModulusOK(ek), err)
-		}
-	})
-}
 
 // TestNoGoroutineLeft: Close waits for the background work of a session and
 // drops its unused pre-generated keys; no goroutine is left behind.

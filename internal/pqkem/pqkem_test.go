@@ -100,7 +100,9 @@ func TestMLKEMMatchesStdlib(t *testing.T) {
 }
 
 // TestEncapsulationKeyCheck: NewEncapsulationKey and ModulusOK accept
-// exactly the keys crypto/mlkem's NewEncapsulationKey1024 accepts.
+// exactly the keys crypto/mlkem's NewEncapsulationKey1024 accepts (the
+// ratchet relies on this: its background job cannot fail to parse a key
+// that Decrypt accepted with ModulusOK).
 func TestEncapsulationKeyCheck(t *testing.T) {
 	dk, err := mlkem.GenerateKey1024()
 	if err != nil {
@@ -134,6 +136,18 @@ func TestEncapsulationKeyCheck(t *testing.T) {
 		ek[i] = 0xff // ρ is not checked
 	}
 	agree("rho all ones", ek, true)
+	for i := range 50 {
+		ek := make([]byte, EncapsulationKeySize)
+		rand.Read(ek)
+		if i%2 == 0 { // all coefficients reduced: a valid key
+			for c := range 1024 {
+				var r [2]byte
+				rand.Read(r[:])
+				setCoeff(ek, c, (uint16(r[0])|uint16(r[1])<<8)%3329)
+			}
+		}
+		agree(fmt.Sprintf("random %d", i), ek, i%2 == 0)
+	}
 	if _, err := NewEncapsulationKey(valid[1:]); !errors.Is(err, ErrKeyLength) {
 		t.Errorf("short key: %v, want ErrKeyLength", err)
 	}
