@@ -36,8 +36,8 @@ func TestPreparedEphemeralsReproduceVectors(t *testing.T) {
 				LocalBlob: ca.PeerBlob, PeerBlob: ca.LocalBlob, LocalInfo: ca.PeerInfo, PeerInfo: ca.LocalInfo,
 				LocalDTLSFingerprint: ca.PeerDTLSFingerprint, PeerDTLSFingerprint: ca.LocalDTLSFingerprint,
 				Exporter: ca.Exporter, Ephemerals: er}
-			// The rest of each stream (signing, encapsulation, nonce) as in
-			// the vectors; the initiator signs in New.
+			// The rest of each stream (nonce, signing, encapsulation) as in
+			// the vectors; both sides sign in New.
 			d := newDriverRand(t, ca, cb, ri, rr)
 			if _, err := d.run(nil); err != nil {
 				t.Fatal(err)

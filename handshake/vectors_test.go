@@ -113,8 +113,8 @@ func TestVectors(t *testing.T) {
 		"\"rtcchat test randomness\\x00\" || <side>_random_label, in this order. Initiator (from its creation): ephemeral X25519 secret (32), " +
 		"ML-KEM-1024 seed d||z (64, level >= enhanced), FALCON-1024 signing of sigma_I (level quantum; reads nonce and sampler seed as falcon.Sign does), " +
 		"then ML-KEM encapsulation message m (32, level >= enhanced). " +
-		"Responder: ephemeral X25519 secret (32), ML-KEM-1024 seed (64, level >= enhanced), ratchet X25519 secret (32), nonce N_R (32), " +
-		"encapsulation message m (32, level >= enhanced), then FALCON-1024 signing."
+		"Responder (from its creation): ephemeral X25519 secret (32), ML-KEM-1024 seed (64, level >= enhanced), ratchet X25519 secret (32), nonce N_R (32), " +
+		"FALCON-1024 signing of sigma_R (level quantum), then encapsulation message m (32, level >= enhanced)."
 	for _, l := range []Level{LevelStandard, LevelEnhanced, LevelQuantum} {
 		got.Vectors = append(got.Vectors, makeVector(t, l))
 	}
@@ -388,11 +388,24 @@ func TestVectorsFromSpec(t *testing.T) {
 			}
 			off += 32
 			var ssR, ssI []byte
+			var pqR []byte
 			if kem {
-				if !bytes.Equal(re[off:off+1568], dkR.EncapsulationKey().Bytes()) {
+				pqR = re[off : off+1568]
+				if !bytes.Equal(pqR, dkR.EncapsulationKey().Bytes()) {
 					t.Fatal("Response ML-KEM key")
 				}
 				off += 1568
+			}
+			// σ_R signs th_R = SHA-256(T0 ‖ label ‖ ID_R ‖ EK_R ‖ RK_R ‖ C_R
+			// [‖ PQ_R]): the responder's own fields only (not th1, not CT_R),
+			// made in New before Init exists, so its FALCON-1024 randomness
+			// comes from the responder's stream before the encapsulation's.
+			hR := sha(t0, []byte("rtcchat hs v2 responder identity\x00"), pubR, re[35+1827:35+1827+96], pqR)
+			var falconR []byte
+			if level == 3 {
+				falconR = falconSign(rr, idR[34:], sigMsg(hR))
+			}
+			if kem {
 				ek, err := mlkem.NewEncapsulationKey1024(in[99 : 99+1568])
 				if err != nil {
 					t.Fatal(err)
@@ -411,17 +424,16 @@ func TestVectorsFromSpec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hR := th(in, re[:off])
 			if !ed25519.Verify(edR, sigMsg(hR), re[off:off+64]) {
-				t.Fatal("σ_R Ed25519")
+				t.Fatal("σ_R Ed25519 over th_R")
 			}
 			off += 64
 			if level == 3 {
 				n := int(re[off])<<8 | int(re[off+1])
 				if !falcon.Verify(fpkR, sigMsg(hR), re[off+2:off+2+n]) {
-					t.Fatal("σ_R FALCON-1024")
+					t.Fatal("σ_R FALCON-1024 over th_R")
 				}
-				if !bytes.Equal(re[off+2:off+2+n], falconSign(rr, idR[34:], sigMsg(hR))) {
+				if !bytes.Equal(re[off+2:off+2+n], falconR) {
 					t.Fatal("σ_R FALCON-1024 is not made from the responder's stream")
 				}
 				off += 2 + n
