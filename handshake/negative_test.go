@@ -96,7 +96,9 @@ const (
 	idEdOff     = 2                               // public identity: version, kind, then the Ed25519 key
 	idFalconOff = idEdOff + ed25519.PublicKeySize // then the FALCON-1024 key
 	// Response: header, level, th1, ID_R, EK_R, RK_R, C_R, PQ_R, then CT_R.
-	respCTOff = headerLen + 1 + hashSize + PublicIdentitySize + 3*x25519Size + kemEKSize
+	respIDOff  = headerLen + 1 + hashSize
+	respEphOff = respIDOff + PublicIdentitySize
+	respCTOff  = respEphOff + 3*x25519Size + kemEKSize
 )
 
 // lowOrderEd is an Ed25519 public key encoding that is refused (u = 1).
@@ -114,6 +116,22 @@ func (d *driver) setInitiatorSigner(t *testing.T, s Signer) {
 	}
 	d.hi.cfg.Signer, d.hi.self = s, s.Public()
 	if err := d.hi.prepareInit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setResponderSigner makes d's responder present s (whose identity need not
+// match its blob): the responder's part of Response is made again, with s's
+// identity, and σ_R by s over that th_R, so that the Response is consistent
+// and only the checks of that identity can refuse it.
+func (d *driver) setResponderSigner(t *testing.T, s Signer) {
+	t.Helper()
+	// Wait for the signing started in New (it reads the Signer).
+	if sg := <-d.hr.presig; sg.err != nil {
+		t.Fatal(sg.err)
+	}
+	d.hr.cfg.Signer, d.hr.self = s, s.Public()
+	if err := d.hr.prepareResponse(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,9 +195,17 @@ func TestSignatureFailures(t *testing.T) {
 		{"Response: good Ed25519, bad FALCON-1024", mResponse, rf, Initiator, ErrFalconSignature},
 		{"Finish: bad Ed25519, good FALCON-1024", mFinish, fe, Responder, ErrEd25519Signature},
 		{"Finish: good Ed25519, bad FALCON-1024", mFinish, ff, Responder, ErrFalconSignature},
-		{"Response: signed ephemeral changed", mResponse, 3 + hashSize + PublicIdentitySize + 5, Initiator, ErrEd25519Signature},
-		{"Response: signed CT_R changed", mResponse, respCTOff + 100, Initiator, ErrEd25519Signature},
-		{"Response: signed prefix hash changed", mResponse, 10, Initiator, ErrTranscript},
+		// σ_R covers th_R: T0 and R's own fields ID_R, EK_R, RK_R, C_R, PQ_R.
+		{"Response: signed ephemeral changed", mResponse, respEphOff + 5, Initiator, ErrEd25519Signature},
+		{"Response: signed ratchet key changed", mResponse, respEphOff + x25519Size + 5, Initiator, ErrEd25519Signature},
+		{"Response: signed nonce commitment changed", mResponse, respEphOff + 2*x25519Size + 5, Initiator, ErrEd25519Signature},
+		{"Response: signed PQ_R changed", mResponse, respEphOff + 3*x25519Size + 100, Initiator, ErrEd25519Signature},
+		// th1 and CT_R are not signed (σ_R is made before Init exists):
+		// the initiator compares th1 with its own, and a changed CT_R,
+		// which the initiator accepts, is caught by the responder on th2
+		// (and, with th2 rewritten, on MAC_I: TestQuantumAttackerCannotReplaceCiphertexts).
+		{"Response: th1 changed (not signed, compared)", mResponse, headerLen + 1 + 5, Initiator, ErrTranscript},
+		{"Response: CT_R changed (not signed)", mResponse, respCTOff + 100, Responder, ErrTranscript},
 		{"Finish: th2 changed", mFinish, headerLen + 5, Responder, ErrTranscript},
 		{"Finish: XB changed", mFinish, finXBOff + 5, Responder, ErrChannelBinding},
 		// σ_I does not cover CT_I (it is made before Response): the ML-KEM
@@ -245,7 +271,7 @@ func TestCommitmentAndPin(t *testing.T) {
 	})
 	t.Run("responder is not who its blob names", func(t *testing.T) {
 		d := newDriver(t, p.ca, p.cb)
-		d.hr.cfg.Signer, d.hr.self = impostor, impostor.Public()
+		d.setResponderSigner(t, impostor)
 		expectFail(t, d, nil, Initiator, ErrCommitment)
 	})
 	t.Run("initiator's pinned contact changed identity", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/mlkem"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -222,10 +223,11 @@ func TestQuantumAttackerCannotImpersonate(t *testing.T) {
 }
 
 // TestQuantumAttackerCannotReplaceCiphertexts: σ_I is made before Response
-// exists, so it covers neither Response nor CT_I. A quantum attacker on the
-// path (every X25519 secret, the Ed25519 keys, but no ML-KEM or FALCON-1024
-// secret) that replaces a ciphertext by its own encapsulation is refused by
-// the key confirmation, because it lacks the other direction's ML-KEM secret.
+// exists and σ_R before Init exists, so neither covers a ciphertext (CT_I,
+// CT_R). A quantum attacker on the path (every X25519 secret, the Ed25519
+// keys, but no ML-KEM or FALCON-1024 secret) that replaces a ciphertext by
+// its own encapsulation is refused by the key confirmation, because it lacks
+// the other direction's ML-KEM secret, and no side accepts the session.
 func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
 	t.Run("CT_I in Finish", func(t *testing.T) {
 		for _, level := range []Level{LevelEnhanced, LevelQuantum} {
@@ -274,46 +276,200 @@ func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
 		}
 	})
 	t.Run("CT_R in Response", func(t *testing.T) {
-		// At enhanced the attacker can re-sign Response with the stolen
-		// Ed25519 key, so the initiator accepts the replaced CT_R and sends
-		// Finish. The responder refuses it: th2 names another Response, and
-		// with th2 rewritten MAC_I fails, since the initiator's key holds
-		// ss_I→R, which the attacker does not know. (σ_I verifies: it does
-		// not cover Response.)
-		p := newTestPair(t, LevelEnhanced, "replace-ct-r")
-		for _, rewrite := range []bool{false, true} {
-			d := newDriver(t, p.ca, p.cb)
-			want := ErrTranscript
-			if rewrite {
-				want = ErrKeyConfirmation
-			}
-			expectFail(t, d, func(i int, m []byte) []byte {
-				switch i {
-				case mResponse:
-					in, err := parseInit(d.msgs[mInit], LevelEnhanced)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
-					if err != nil {
-						t.Fatal(err)
-					}
-					r, err := parseResponse(m, LevelEnhanced)
-					if err != nil {
-						t.Fatal(err)
-					}
-					_, r.kemCT = ekI.Encapsulate()
-					signed := r.marshalSigned()
-					th := sha256.Sum256(append(bytes.Clone(d.hr.transcript[:d.hr.initEnd]), signed...))
-					r.edSig = ed25519.Sign(ed25519.NewKeyFromSeed(p.b.id.edSeed[:]), signedMessage(th[:]))
-					return r.marshal()
-				case mFinish:
-					if rewrite {
-						copy(m[headerLen:], d.hr.transcriptHash())
-					}
+		// σ_R is made before Init exists, so it does not cover CT_R: the
+		// attacker replaces CT_R by its own encapsulation to PQ_I (at either
+		// level, with no key of the responder), and the initiator accepts
+		// the Response and decapsulates the attacker's secret SS_A. The
+		// responder refuses the Finish: th2 names another Response, and with
+		// th2 rewritten or MAC_I remade from the attacker's knowledge MAC_I
+		// fails, since its key needs SS_R (encapsulated to PQ_I, which only
+		// the initiator can open) and SS_I (encapsulated to PQ_R, which σ_R
+		// authenticates). Nor can the attacker complete the initiator: MAC_R
+		// needs SS_I too. The model checks give the attacker those two
+		// secrets (an oracle) and show that then each forgery is accepted,
+		// so nothing but them protects the replaced CT_R.
+		for _, level := range []Level{LevelEnhanced, LevelQuantum} {
+			t.Run(level.String(), func(t *testing.T) {
+				p := newTestPair(t, level, "replace-ct-r")
+				const (
+					forward    = iota // Finish as the initiator sent it
+					rewriteTh2        // th2 set to the responder's view
+					forgeMAC          // th2 and MAC_I remade by the attacker
+					oracleMAC         // model check: with the oracle SS_R and SS_I
+				)
+				for _, tc := range []struct {
+					name   string
+					finish int
+					want   error // of the responder on Finish; nil: it accepts
+				}{
+					{"Finish forwarded", forward, ErrTranscript},
+					{"th2 rewritten", rewriteTh2, ErrKeyConfirmation},
+					{"th2 and MAC_I remade with the attacker's secrets", forgeMAC, ErrKeyConfirmation},
+					{"model check: MAC_I remade with the oracle SS_R and SS_I", oracleMAC, nil},
+				} {
+					t.Run(tc.name, func(t *testing.T) {
+						d := newDriver(t, p.ca, p.cb)
+						var ssA []byte // the attacker's SS_R
+						tamper := func(i int, m []byte) []byte {
+							switch i {
+							case mResponse:
+								in, err := parseInit(d.msgs[mInit], level)
+								if err != nil {
+									t.Fatal(err)
+								}
+								ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
+								if err != nil {
+									t.Fatal(err)
+								}
+								r, err := parseResponse(m, level)
+								if err != nil {
+									t.Fatal(err)
+								}
+								ssA, r.kemCT = ekI.Encapsulate()
+								return r.marshal() // σ_R unchanged
+							case mFinish:
+								// The initiator accepted the Response and
+								// took the attacker's secret.
+								if !bytes.Equal(d.hi.ssToInit, ssA) {
+									t.Fatal("the initiator did not decapsulate the attacker's CT_R")
+								}
+								switch tc.finish {
+								case rewriteTh2:
+									copy(m[headerLen:], d.hr.transcriptHash())
+								case forgeMAC:
+									// The attacker's best values of SS_R and SS_I.
+									return forgeFinishForResponder(t, d, m, ssA, make([]byte, len(ssA)))
+								case oracleMAC:
+									return forgeFinishForResponder(t, d, m, d.hr.ssToInit, d.hi.ssToResp)
+								}
+							}
+							return m
+						}
+						if tc.want == nil {
+							// The responder accepts and confirms; the
+							// initiator, whose transcript holds the
+							// attacker's Response, refuses Confirm.
+							role, err := d.run(tamper)
+							if r, _ := d.hr.Result(); r == nil || role != Initiator || !errors.Is(err, ErrTranscript) {
+								t.Fatalf("model check: responder result %v, %v from %v", r != nil, err, role)
+							}
+							return
+						}
+						expectFail(t, d, tamper, Responder, tc.want)
+						// The initiator waits for Confirm: the attacker's
+						// Confirm, made with all it knows (SS_A, every X25519
+						// secret) but not SS_I or N_R, is refused on MAC_R.
+						conf := forgeConfirmForInitiator(t, d, make([]byte, len(ssA)), make([]byte, nonceSize))
+						if _, _, err := d.hi.Handle(conf); !errors.Is(err, ErrKeyConfirmation) {
+							t.Fatalf("initiator on the attacker's Confirm: %v", err)
+						}
+						if r, _ := d.hi.Result(); r != nil {
+							t.Fatal("initiator completed")
+						}
+						if r, _ := d.hr.Result(); r != nil {
+							t.Fatal("responder completed")
+						}
+					})
 				}
-				return m
-			}, Responder, want)
+				// Model check of that Confirm: with the oracle SS_I and N_R
+				// the initiator accepts it, so only SS_I protects it.
+				t.Run("model check: Confirm with the oracle SS_I and N_R", func(t *testing.T) {
+					d := newDriver(t, p.ca, p.cb)
+					nonce := bytes.Clone(d.hr.nonce)
+					_, err := d.run(func(i int, m []byte) []byte {
+						if i == mResponse {
+							in, err := parseInit(d.msgs[mInit], level)
+							if err != nil {
+								t.Fatal(err)
+							}
+							ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
+							if err != nil {
+								t.Fatal(err)
+							}
+							r, err := parseResponse(m, level)
+							if err != nil {
+								t.Fatal(err)
+							}
+							_, r.kemCT = ekI.Encapsulate()
+							return r.marshal()
+						}
+						return m
+					})
+					if !errors.Is(err, ErrTranscript) {
+						t.Fatalf("responder on the forwarded Finish: %v", err)
+					}
+					conf := forgeConfirmForInitiator(t, d, d.hi.ssToResp, nonce)
+					if _, done, err := d.hi.Handle(conf); err != nil || !done {
+						t.Fatalf("model check: initiator refused the oracle Confirm: %v", err)
+					}
+				})
+			})
 		}
 	})
+}
+
+// keyedMAC is HMAC-SHA256(HKDF-Expand(HKDF-Extract(salt, ikm), label ||
+// 0x00, 32), msg): MAC_I and MAC_R of PROTOCOL.md §2.5, from the given key
+// material (an attacker's knowledge, or an oracle's).
+func keyedMAC(t *testing.T, ikm, salt []byte, label string, msg []byte) []byte {
+	t.Helper()
+	prk, err := hkdf.Extract(sha256.New, ikm, salt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := hkdf.Expand(sha256.New, prk, label+"\x00", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// forgeFinishForResponder remakes the initiator's Finish m for d's responder
+// (its transcript T0 ‖ Init ‖ its own Response): th2 as the responder
+// expects it, and MAC_I keyed from the X25519 outputs (known to a quantum
+// attacker) and the given SS_R and SS_I.
+func forgeFinishForResponder(t *testing.T, d *driver, m, ssR, ssI []byte) []byte {
+	t.Helper()
+	level := d.hr.level
+	f, err := parseFinish(m, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := d.hr.transcript
+	copy(f.prevHash[:], d.hr.transcriptHash())
+	th := func(part []byte) []byte { return sha256Of(prefix, part) }
+	ikm := append(append(bytes.Clone(d.hi.dh), ssR...), ssI...)
+	maced := f.marshalMACed(level)
+	return append(maced, keyedMAC(t, ikm, th(f.marshalHead()), labelInitiatorMAC, th(maced))...)
+}
+
+// forgeConfirmForInitiator makes a Confirm for d's initiator, which has sent
+// Finish: th4 as the initiator expects it, nonce as N_R, and MAC_R keyed
+// from the X25519 outputs, the SS_R the initiator decapsulated and ssI.
+func forgeConfirmForInitiator(t *testing.T, d *driver, ssI, nonce []byte) []byte {
+	t.Helper()
+	hi := d.hi
+	fin := d.msgs[mFinish]
+	f, err := parseFinish(fin, hi.level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beforeFinish := hi.transcript[:len(hi.transcript)-len(fin)]
+	salt := sha256Of(beforeFinish, fin[:f.th3Len])
+	c := &confirmMsg{}
+	copy(c.prevHash[:], sha256Of(hi.transcript))
+	copy(c.nonce[:], nonce)
+	maced := c.marshalMACed()
+	ikm := append(append(bytes.Clone(hi.dh), hi.ssToInit...), ssI...)
+	return append(maced, keyedMAC(t, ikm, salt, labelResponderMAC, sha256Of(hi.transcript, maced))...)
+}
+
+func sha256Of(parts ...[]byte) []byte {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
 }
