@@ -337,6 +337,14 @@ func TestHandshakeDeterministic(t *testing.T) {
 	if c, _ := d.hi.Result(); c.TranscriptHash == a.TranscriptHash {
 		t.Fatal("different initiator randomness gave the same handshake")
 	}
+	// Likewise the responder's stream, read in New (its keys, nonce, σ_R).
+	d = newDriverRand(t, p.ca, p.cb, detRand("i"), detRand("r2"))
+	if _, err := d.run(nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := d.hi.Result(); c.TranscriptHash == a.TranscriptHash {
+		t.Fatal("different responder randomness gave the same handshake")
+	}
 }
 
 func TestTimeout(t *testing.T) {
