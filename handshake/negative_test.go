@@ -686,6 +686,34 @@ func TestReplayFromEarlierSession(t *testing.T) {
 			expectFail(t, newDriver(t, old.ca, old.cb), at(tc.msg, func([]byte) []byte { return bytes.Clone(rec[tc.msg]) }), tc.side, ErrTranscript)
 		})
 	}
+	// σ_R covers T0 and R's own fields, not th1: with the very same blobs
+	// and certificates, an old Response whose th1 is rewritten passes the
+	// initiator's checks. The attacker cannot finish: MAC_R needs the old
+	// responder's secrets (EK_R, and at enhanced SS_I, encapsulated to the
+	// old PQ_R), so the old Confirm with th4 rewritten fails and the
+	// initiator accepts nothing.
+	t.Run("old Response with th1 rewritten, then old Confirm with th4 rewritten (same blobs)", func(t *testing.T) {
+		hi, err := New(old.ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hi.Start(); err != nil {
+			t.Fatal(err)
+		}
+		resp := bytes.Clone(rec[mResponse])
+		copy(resp[headerLen+1:], hi.transcriptHash())
+		if _, _, err := hi.Handle(resp); err != nil {
+			t.Fatalf("old Response with this th1 refused: %v", err)
+		}
+		conf := bytes.Clone(rec[mConfirm])
+		copy(conf[headerLen:], hi.transcriptHash())
+		if _, _, err := hi.Handle(conf); !errors.Is(err, ErrKeyConfirmation) {
+			t.Fatalf("got %v, want %v", err, ErrKeyConfirmation)
+		}
+		if r, _ := hi.Result(); r != nil {
+			t.Fatal("initiator completed")
+		}
+	})
 	// Init names no identity and carries no freshness of the responder, so
 	// a responder with the same blobs answers an old Init; the attacker
 	// cannot finish: the old Finish fails on th2 and, with th2 rewritten,

@@ -263,6 +263,22 @@ func TestParallelSigningKeepsErrorOrder(t *testing.T) {
 			return badSig(m)
 		}, Responder, ErrEd25519Signature, ErrKeyConfirmation},
 		{"Response: bad ML-KEM key (so bad signatures)", mResponse, badKEM(respKEM), Initiator, ErrEd25519Signature, ErrMLKEMKey},
+		// th1 is not signed (σ_R is made before Init): its check still
+		// comes first, then the identity, then the signatures, then the keys.
+		{"Response: bad th1 and bad σ_R", mResponse, func(m []byte) []byte {
+			m[headerLen+1] ^= 1
+			m[respCTOff+kemCTSize] ^= 1 // σ_R Ed25519
+			return m
+		}, Initiator, ErrTranscript, ErrEd25519Signature},
+		{"Response: bad identity and bad σ_R", mResponse, func(m []byte) []byte {
+			copy(m[respIDOff+idEdOff:], lowOrderEd)
+			m[respCTOff+kemCTSize] ^= 1
+			return m
+		}, Initiator, ErrEd25519PublicKey, ErrEd25519Signature},
+		{"Response: low-order EK_R (so bad signatures)", mResponse, func(m []byte) []byte {
+			copy(m[respEphOff:], make([]byte, x25519Size))
+			return m
+		}, Initiator, ErrEd25519Signature, ErrLowOrderPoint},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDriver(t, p.ca, p.cb)

@@ -228,11 +228,28 @@ func TestResponderSignsInNew(t *testing.T) {
 			si, sr := newGateSigner(p.a.id, false), newGateSigner(p.b.id, true)
 			ca, cb := p.ca, p.cb
 			ca.Signer, cb.Signer = si, sr
-			hr, err := New(cb) // returns while SignBundle is held at the gate
-			if err != nil {
-				t.Fatal(err)
+			// New returns while SignBundle is held at the gate.
+			type made struct {
+				h   *Handshake
+				err error
 			}
+			newDone := make(chan made, 1)
+			go func() {
+				h, err := New(cb)
+				newDone <- made{h, err}
+			}()
 			waitStarted(t, sr, "responder New")
+			var hr *Handshake
+			select {
+			case m := <-newDone:
+				if m.err != nil {
+					t.Fatal(m.err)
+				}
+				hr = m.h
+			case <-time.After(30 * time.Second):
+				close(sr.gate)
+				t.Fatal("New waits for σ_R")
+			}
 			if calls, fin := sr.counts(); calls != 1 || fin != 0 {
 				t.Fatalf("after New: %d calls, %d finished; want 1 call held at the gate", calls, fin)
 			}
