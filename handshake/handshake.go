@@ -13,9 +13,10 @@
 //	Confirm  R → I  key-confirmation MAC
 //
 // Init names no identity, so the chat layer sends it before its inner TLS
-// session, and the responder builds and signs Response while that session is
-// set up. The initiator signs Init and its identity, which depend on nothing
-// from the responder but the blobs, as soon as the handshake is created.
+// session, and the responder completes Response while that session is set
+// up. Each side signs its identity and fresh keys (with the blobs and DTLS
+// fingerprints, nothing from the peer's messages) as soon as the handshake
+// is created; the MACs cover the rest of the transcript.
 //
 // The key agreement combines three X25519 exchanges in the manner of X3DH
 // (static-ephemeral both ways and ephemeral-ephemeral) with one ML-KEM-1024
@@ -72,6 +73,7 @@ const (
 	labelBinding        = "rtcchat channel binding v2\x00"
 	labelExporter       = "rtcchat inner tls binding v2\x00"
 	labelInitiatorSig   = "rtcchat hs v2 initiator identity\x00"
+	labelResponderSig   = "rtcchat hs v2 responder identity\x00"
 	labelInitiatorMAC   = "rtcchat hs v2 initiator confirm"
 	labelResponderMAC   = "rtcchat hs v2 responder confirm"
 	labelSessionSecret  = "rtcchat hs v2 session secret"
@@ -191,7 +193,8 @@ type Handshake struct {
 	initEnd    int    // length of the transcript up to the end of Init
 
 	initMsg []byte           // initiator: Init, made in New
-	presig  <-chan signature // initiator: σ_I, started in New
+	respMsg *responseMsg     // responder: Response's own fields, made in New
+	presig  <-chan signature // σ_I or σ_R, started in New
 
 	eph      *xdh.Key
 	kem      *pqkem.DecapsulationKey
@@ -277,11 +280,13 @@ func newHandshake(cfg Config, r io.Reader) (*Handshake, error) {
 		}
 		h.cfg.Ephemerals = nil
 	}
-	if cfg.Role == Initiator {
-		if err := h.prepareInit(); err != nil {
-			h.fail()
-			return nil, err
-		}
+	prepare := h.prepareInit
+	if cfg.Role == Responder {
+		prepare = h.prepareResponse
+	}
+	if err := prepare(); err != nil {
+		h.fail()
+		return nil, err
 	}
 	return h, nil
 }
@@ -502,19 +507,76 @@ func (h *Handshake) prepareInit() error {
 		m.kemKey = h.kem.EncapsulationKey()
 	}
 	h.initMsg = m.marshal()
-	th := h.initiatorSigHash(h.initMsg, h.self.Bytes())
+	h.startSigning(h.initiatorSigHash(h.initMsg, h.self.Bytes()))
+	return nil
+}
+
+// prepareResponse makes the responder's own part of Response (its fresh
+// keys and nonce commitment, which depend on nothing from the initiator but
+// the blobs) and starts signing
+// th_R = SHA-256(T0 || labelResponderSig || identity || EK_R || RK_R || C_R [|| PQ_R])
+// at once, so that the signature is ready before Init arrives.
+func (h *Handshake) prepareResponse() error {
+	if err := h.freshKeys(); err != nil {
+		return err
+	}
+	if h.ratchet == nil {
+		rb, err := h.randBytes(x25519Size)
+		if err != nil {
+			return err
+		}
+		h.ratchet, err = ecdh.X25519().NewPrivateKey(rb)
+		clear(rb)
+		if err != nil {
+			return err
+		}
+	}
+	var err error
+	if h.nonce, err = h.randBytes(nonceSize); err != nil {
+		return err
+	}
+	r := &responseMsg{
+		level:     h.level,
+		identity:  h.self.Bytes(),
+		ephemeral: h.eph.PublicKey(),
+		ratchet:   h.ratchet.PublicKey().Bytes(),
+		nonceCmt:  nonceCommitment(h.nonce),
+	}
+	if h.kem != nil {
+		r.kemKey = h.kem.EncapsulationKey()
+	}
+	h.respMsg = r
+	h.startSigning(h.responderSigHash(r))
+	return nil
+}
+
+// startSigning signs th in the background (h.presig); with a deterministic
+// randomness source (tests) it signs at once, so that the randomness is
+// read in a fixed order.
+func (h *Handshake) startSigning(th []byte) {
 	if h.rand != nil {
-		// Deterministic tests: sign now, so that the randomness is read in
-		// a fixed order.
 		ch := make(chan signature, 1)
 		var sg signature
 		sg.ed, sg.falcon, sg.err = h.sign(th)
 		ch <- sg
 		h.presig = ch
-		return nil
+		return
 	}
 	h.presig = h.signAsync(th)
-	return nil
+}
+
+// responderSigHash is th_R, what the responder signs (PROTOCOL.md §2.5):
+// T0 and the responder's own fields of Response.
+func (h *Handshake) responderSigHash(r *responseMsg) []byte {
+	d := sha256.New()
+	d.Write(h.transcript[:h.transcript0Len()])
+	d.Write([]byte(labelResponderSig))
+	d.Write(r.identity)
+	d.Write(r.ephemeral)
+	d.Write(r.ratchet)
+	d.Write(r.nonceCmt[:])
+	d.Write(r.kemKey)
+	return d.Sum(nil)
 }
 
 // transcript0Len is the length of T0 = ProtocolName || level || BH || CB.
@@ -597,7 +659,7 @@ func (h *Handshake) fail() {
 
 func (h *Handshake) wipe() {
 	if h.presig != nil {
-		// The initiator's signing started in New still uses the Signer:
+		// The signing started in New may still use the Signer:
 		// wait for it, so that a caller may destroy the identity once the
 		// handshake has ended or been closed.
 		<-h.presig
@@ -639,45 +701,22 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 	}
 	h.transcript = append(h.transcript, b...)
 	h.initEnd = len(h.transcript)
-	if err := h.freshKeys(); err != nil {
-		return nil, err
-	}
-	if h.ratchet == nil {
-		rb, err := h.randBytes(x25519Size)
-		if err != nil {
-			return nil, err
-		}
-		h.ratchet, err = ecdh.X25519().NewPrivateKey(rb)
-		clear(rb)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if h.nonce, err = h.randBytes(nonceSize); err != nil {
-		return nil, err
-	}
-	r := &responseMsg{
-		level:     h.level,
-		identity:  h.self.Bytes(),
-		ephemeral: h.eph.PublicKey(),
-		ratchet:   h.ratchet.PublicKey().Bytes(),
-		nonceCmt:  nonceCommitment(h.nonce),
-	}
+	r := h.respMsg
+	h.respMsg = nil
 	copy(r.prevHash[:], h.transcriptHash())
 	if h.peerKEM != nil {
 		var ct []byte
 		if h.ssToInit, ct, err = h.encapsulate(h.peerKEM); err != nil {
 			return nil, err
 		}
-		r.kemKey = h.kem.EncapsulationKey()
 		r.kemCT = ct
 	}
-	// Everything signed is known: sign while the exchanges with the
-	// initiator's ephemeral key are computed. The signature is dropped if
-	// a check fails.
-	sig := h.signAsync(h.transcriptHash(r.marshalSigned()))
+	// Our signature was started in New; compute the exchanges with the
+	// initiator's ephemeral key meanwhile. The signature is dropped if a
+	// check fails.
 	checkErr := h.checkInit()
-	sg := <-sig
+	sg := <-h.presig
+	h.presig = nil
 	if checkErr != nil {
 		return nil, checkErr
 	}
@@ -739,7 +778,7 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
 		return nil, fmt.Errorf("%w: Response does not answer our Init", ErrTranscript)
 	}
-	thR := h.transcriptHash(b[:m.signedLen])
+	thR := h.responderSigHash(m)
 	f := &finishMsg{exporter: h.xb, identity: h.self.Bytes()}
 	h.xbUsed = true
 	var side responseSide

@@ -66,7 +66,7 @@ type responseMsg struct {
 	kemCT     []byte
 	edSig     []byte
 	falconSig []byte
-	signedLen int // length of the prefix covered by the signatures
+	signedLen int // length of the prefix before the signatures
 }
 
 // finishMsg is TypeFinish: previous transcript hash || exporter binding ||
@@ -124,7 +124,7 @@ func (m *initMsg) marshal() []byte {
 	return append(b, m.kemKey...)
 }
 
-func (m *responseMsg) marshalSigned() []byte {
+func (m *responseMsg) marshalHead() []byte {
 	b := header(TypeResponse)
 	b = append(b, byte(m.level))
 	b = append(b, m.prevHash[:]...)
@@ -137,7 +137,7 @@ func (m *responseMsg) marshalSigned() []byte {
 }
 
 func (m *responseMsg) marshal() []byte {
-	b := append(m.marshalSigned(), m.edSig...)
+	b := append(m.marshalHead(), m.edSig...)
 	if m.level >= LevelQuantum {
 		b = appendFalconSig(b, m.falconSig)
 	}
