@@ -102,8 +102,9 @@ type prepared struct {
 	cert    *tls.Certificate
 	certErr error
 	eph     *handshake.Ephemerals
-	rkeys   *ratchet.Keys // initiator only
-	rkeysPQ bool          // rkeys include the ML-KEM-1024 key pair
+	given   *handshake.Ephemerals // eph once handed out (spent: it holds no keys)
+	rkeys   *ratchet.Keys         // initiator only
+	rkeysPQ bool                  // rkeys include the ML-KEM-1024 key pair
 }
 
 // startPrepare starts the background work for role, for levels up to level.
@@ -204,6 +205,9 @@ func (p *prepared) takeEphemerals(ctx context.Context) *handshake.Ephemerals {
 	defer p.mu.Unlock()
 	e := p.eph
 	p.eph = nil
+	if e != nil {
+		p.given = e
+	}
 	return e
 }
 
@@ -338,7 +342,29 @@ type Answer struct {
 	cfg   Config
 	a     *rtc.Answerer
 	prep  *prepared
-	level handshake.Level // negotiated from the two blobs
+	level handshake.Level      // negotiated from the two blobs
+	hs    chan answerHandshake // the handshake started with the answer (one value)
+}
+
+// answerHandshake is the answering side's handshake, started in NewAnswer.
+type answerHandshake struct {
+	h   *handshake.Handshake
+	err error
+}
+
+// takeHandshake waits for the handshake NewAnswer started and hands it out
+// once (nil, nil after that).
+func (a *Answer) takeHandshake(ctx context.Context) (*handshake.Handshake, error) {
+	select {
+	case r, ok := <-a.hs:
+		if !ok {
+			return nil, nil
+		}
+		close(a.hs)
+		return r.h, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // NewAnswer reads the peer's offer blob, gathers and prepares the answer.
@@ -361,7 +387,19 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 		prep.destroy()
 		return nil, err
 	}
-	return &Answer{cfg: cfg, a: a, prep: prep, level: level}, nil
+	ans := &Answer{cfg: cfg, a: a, prep: prep, level: level, hs: make(chan answerHandshake, 1)}
+	// Everything the responder's signature covers is known now: start the
+	// handshake, so that the signature is made while the answer travels to
+	// the peer (PROTOCOL.md §2.8).
+	local := a.Local()
+	raw, _ := rtc.DecodeText(offer) // parsed above
+	localRaw := a.LocalBinary()
+	go func() {
+		h, err := newHandshake(context.Background(), cfg, handshake.Responder, prep, localRaw, raw,
+			app, blob.App, local.Fingerprint[:], blob.Fingerprint[:])
+		ans.hs <- answerHandshake{h, err}
+	}()
+	return ans, nil
 }
 
 // Blob is the answer text to give back to the offering peer.
@@ -374,6 +412,9 @@ func (a *Answer) Notes() []string { return a.a.Notes() }
 // did not use.
 func (a *Answer) Close() error {
 	err := a.a.Close()
+	if h, _ := a.takeHandshake(context.Background()); h != nil {
+		h.Close() // waits for its signature
+	}
 	a.prep.destroy()
 	return err
 }
@@ -395,14 +436,19 @@ func (a *Answer) Connect(ctx context.Context) (*Conversation, error) {
 			}
 		}()
 	}
+	h, err := a.takeHandshake(ctx)
+	if err != nil {
+		return nil, err
+	}
 	conn, err := a.a.Wait(ctx)
 	if err != nil {
+		h.Close()
 		return nil, err
 	}
 	if early != nil {
 		early.under.(*lateConn).set(rtcConn{conn})
 	}
-	return establish(ctx, a.cfg, conn, a.prep, nil, early)
+	return establish(ctx, a.cfg, conn, a.prep, h, early)
 }
 
 // checkPeerInfo parses the peer's blob application field and checks that a
@@ -633,9 +679,9 @@ func (c *clientTLS) wait() (*tlsConn, error) {
 
 // respondDuringTLS is the answering side's start at the enhanced and quantum
 // levels: while inner TLS runs (c), it takes the data channel's first
-// message, the initiator's Init, and builds and signs its Response, which it
-// sends inside TLS once TLS is up. A failure of Init is reported to the peer
-// inside TLS too (an Abort), so the peer learns why.
+// message, the initiator's Init, and completes its Response (signed since
+// NewAnswer), which it sends inside TLS once TLS is up. A failure of Init is
+// reported to the peer inside TLS too (an Abort), so the peer learns why.
 func respondDuringTLS(h *handshake.Handshake, c *clientTLS) (*tlsConn, error) {
 	type step struct {
 		reply []byte

@@ -12,7 +12,9 @@ import (
 	"github.com/rtcchat/rtcchat/rtc"
 )
 
-// preparedParts waits for p's background work and returns what it made.
+// preparedParts waits for p's background work and returns what it made
+// (the ephemeral keys also once a handshake took them: the answering side
+// starts its handshake in NewAnswer).
 func preparedParts(t *testing.T, p *prepared) (key ed25519.PrivateKey, eph *handshake.Ephemerals) {
 	t.Helper()
 	select {
@@ -25,7 +27,10 @@ func preparedParts(t *testing.T, p *prepared) (key ed25519.PrivateKey, eph *hand
 	if p.cert != nil {
 		key = p.cert.PrivateKey.(ed25519.PrivateKey)
 	}
-	return key, p.eph
+	if p.eph != nil {
+		return key, p.eph
+	}
+	return key, p.given
 }
 
 func zero(b []byte) bool { return len(b) > 0 && bytes.Equal(b, make([]byte, len(b))) }

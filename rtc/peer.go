@@ -650,6 +650,10 @@ func (a *Answerer) Offer() *Blob { return a.p.remote }
 // Local returns the decoded answer.
 func (a *Answerer) Local() *Blob { return a.p.local }
 
+// LocalBinary is the binary form of our answer blob, exactly as the peer will
+// decode it (Conn.LocalBlob once connected).
+func (a *Answerer) LocalBinary() []byte { return append([]byte(nil), a.p.localRaw...) }
+
 // Wait waits until the offerer connects, for at most Config.AnswerWait from
 // NewAnswerer.
 func (a *Answerer) Wait(ctx context.Context) (*Conn, error) {
