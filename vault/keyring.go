@@ -55,11 +55,17 @@ func withTimeout[T any](what string, f func() (T, error)) (T, error) {
 }
 
 func (systemKeyring) Set(service, user, secret string) error {
+	if !sessionBusKnown() {
+		return errNoSessionBus
+	}
 	_, err := withTimeout("set", func() (struct{}, error) { return struct{}{}, gokeyring.Set(service, user, secret) })
 	return err
 }
 
 func (systemKeyring) Get(service, user string) (string, error) {
+	if !sessionBusKnown() {
+		return "", errNoSessionBus
+	}
 	s, err := withTimeout("get", func() (string, error) { return gokeyring.Get(service, user) })
 	if errors.Is(err, gokeyring.ErrNotFound) {
 		return "", ErrNotFound
@@ -68,6 +74,9 @@ func (systemKeyring) Get(service, user string) (string, error) {
 }
 
 func (systemKeyring) Delete(service, user string) error {
+	if !sessionBusKnown() {
+		return errNoSessionBus
+	}
 	_, err := withTimeout("delete", func() (struct{}, error) { return struct{}{}, gokeyring.Delete(service, user) })
 	if errors.Is(err, gokeyring.ErrNotFound) {
 		return ErrNotFound

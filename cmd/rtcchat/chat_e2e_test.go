@@ -55,7 +55,7 @@ func startPeer(t *testing.T, ctx context.Context, name, home string, args ...str
 	t.Helper()
 	p := &jsonPeer{name: name, events: make(chan map[string]any, 1000), stderr: &syncBuffer{}, stdout: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.CommandContext(ctx, rtcchatBinary(t), args...)
-	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+home, "RTCCHAT_PASSPHRASE=correct horse battery staple", "DBUS_SESSION_BUS_ADDRESS=")
+	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+home, "RTCCHAT_PASSPHRASE=correct horse battery staple", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/rtcchat-test-no-bus")
 	p.cmd.Stderr = p.stderr
 	var stdout io.ReadCloser
 	p.stdin, stdout = startPiped(t, p.cmd)

@@ -80,7 +80,7 @@ func start(t *testing.T, ctx context.Context, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.CommandContext(ctx, rtcchatBinary(t), args...), lines: make(chan string, 100)}
 	// Each process has its own data directory and a passphrase-sealed identity.
-	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+t.TempDir(), "RTCCHAT_PASSPHRASE=test passphrase", "DBUS_SESSION_BUS_ADDRESS=")
+	p.cmd.Env = append(os.Environ(), "RTCCHAT_HOME="+t.TempDir(), "RTCCHAT_PASSPHRASE=test passphrase", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/rtcchat-test-no-bus")
 	p.cmd.Stderr = &p.stderr
 	var stdout io.ReadCloser
 	p.stdin, stdout = startPiped(t, p.cmd)

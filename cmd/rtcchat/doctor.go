@@ -104,7 +104,7 @@ type doctorOptions struct {
 }
 
 func newDoctorCmd() *cobra.Command {
-	o := &doctorOptions{keyringGet: gokeyring.Get}
+	o := &doctorOptions{keyringGet: keyringGetNoAutolaunch}
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check STUN/TURN reachability, your NAT, the keyring and the data directory",
@@ -496,6 +496,15 @@ func turnChecks(results []netcheck.TURNResult, m netcheck.MappingResult) []check
 		out = append(out, c)
 	}
 	return out
+}
+
+// keyringGetNoAutolaunch is go-keyring's Get, unless there is no D-Bus
+// session bus: godbus would then start one that outlives the doctor.
+func keyringGetNoAutolaunch(service, user string) (string, error) {
+	if err := vault.CheckSessionBus(); err != nil {
+		return "", err
+	}
+	return gokeyring.Get(service, user)
 }
 
 // checkKeyring reads an item that never exists. go-keyring's "not found" means

@@ -513,3 +513,20 @@ func TestDoctorMappingCheck(t *testing.T) {
 		}
 	}
 }
+
+// Without a D-Bus session the doctor's keyring check reports the keyring
+// unavailable and starts no bus (godbus would autolaunch one that outlives
+// the doctor).
+func TestDoctorKeyringNoSessionBus(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("D-Bus session bus: Linux")
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	if vault.CheckSessionBus() == nil {
+		t.Skip("/run/user/UID/bus exists: a session bus is running for this user")
+	}
+	c := checkKeyring(keyringGetNoAutolaunch, 5*time.Second)
+	if c.Status != statusWarn || !strings.Contains(c.Detail, "D-Bus session bus") {
+		t.Fatalf("keyring check without a session bus: %+v", c)
+	}
+}

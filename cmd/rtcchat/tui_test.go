@@ -72,7 +72,7 @@ func TestTUIInTmux(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	homeA, homeB := t.TempDir(), t.TempDir()
-	env := []string{"RTCCHAT_HOME=" + homeA, "RTCCHAT_PASSPHRASE=tui-test", "DBUS_SESSION_BUS_ADDRESS=", "TERM=xterm-256color"}
+	env := []string{"RTCCHAT_HOME=" + homeA, "RTCCHAT_PASSPHRASE=tui-test", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/rtcchat-test-no-bus", "TERM=xterm-256color"}
 	args := []string{rtcchatBinary(t), "offer", "--name", "bob", "--no-qr", "--loopback", "--interface", "lo", "--stun", "none", "--network", "udp4"}
 	pane := startTmux(t, env, args...)
 	offer := pane.waitScreen(t, regexp.MustCompile(`(?m)^(rtc1\S+)\s*$`))[1]
