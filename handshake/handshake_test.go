@@ -532,10 +532,16 @@ func TestClose(t *testing.T) {
 // -race; the signing goroutine reads the identity's keys).
 func TestCloseWaitsForInitiatorSignature(t *testing.T) {
 	p := newTestPair(t, LevelQuantum, "close-sign")
-	id := testIdentity(t, 0)
-	ca := p.ca
-	ca.Signer = id
-	h, err := New(ca)
+	closeRightAfterNew(t, p.ca, testIdentity(t, 0))
+}
+
+// closeRightAfterNew makes a handshake for cfg signed by id, closes it at
+// once (its signature started in New is still being made) and destroys id:
+// Close must have waited for the signature.
+func closeRightAfterNew(t *testing.T, cfg Config, id *Identity) {
+	t.Helper()
+	cfg.Signer = id
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -313,20 +313,9 @@ func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
 						tamper := func(i int, m []byte) []byte {
 							switch i {
 							case mResponse:
-								in, err := parseInit(d.msgs[mInit], level)
-								if err != nil {
-									t.Fatal(err)
-								}
-								ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
-								if err != nil {
-									t.Fatal(err)
-								}
-								r, err := parseResponse(m, level)
-								if err != nil {
-									t.Fatal(err)
-								}
-								ssA, r.kemCT = ekI.Encapsulate()
-								return r.marshal() // σ_R unchanged
+								var out []byte
+								ssA, out = replaceCTR(t, d, m, level)
+								return out
 							case mFinish:
 								// The initiator accepted the Response and
 								// took the attacker's secret.
@@ -378,20 +367,8 @@ func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
 					nonce := bytes.Clone(d.hr.nonce)
 					_, err := d.run(func(i int, m []byte) []byte {
 						if i == mResponse {
-							in, err := parseInit(d.msgs[mInit], level)
-							if err != nil {
-								t.Fatal(err)
-							}
-							ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
-							if err != nil {
-								t.Fatal(err)
-							}
-							r, err := parseResponse(m, level)
-							if err != nil {
-								t.Fatal(err)
-							}
-							_, r.kemCT = ekI.Encapsulate()
-							return r.marshal()
+							_, out := replaceCTR(t, d, m, level)
+							return out
 						}
 						return m
 					})
@@ -472,4 +449,25 @@ func sha256Of(parts ...[]byte) []byte {
 		h.Write(p)
 	}
 	return h.Sum(nil)
+}
+
+// replaceCTR is the attacker's Response: CT_R replaced by its own
+// encapsulation to the PQ_I of the Init d sent, σ_R unchanged. It returns
+// the attacker's secret SS_A and the message.
+func replaceCTR(t *testing.T, d *driver, resp []byte, level Level) (ssA, out []byte) {
+	t.Helper()
+	in, err := parseInit(d.msgs[mInit], level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseResponse(resp, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssA, r.kemCT = ekI.Encapsulate()
+	return ssA, r.marshal()
 }

@@ -318,24 +318,14 @@ func TestResponderSignsInNew(t *testing.T) {
 // the signing goroutine reads the identity's keys).
 func TestCloseWaitsForResponderSignature(t *testing.T) {
 	p := newTestPair(t, LevelQuantum, "close-sign-r")
-	id := testIdentity(t, 1)
-	cb := p.cb
-	cb.Signer = id
-	h, err := New(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Close()
-	if h.presig != nil {
-		t.Fatal("Close left the signature pending")
-	}
-	id.Destroy()
+	closeRightAfterNew(t, p.cb, testIdentity(t, 1))
 
 	// The same with the signing held: Close does not return before the
 	// Signer's call has.
 	s := newGateSigner(testIdentity(t, 1), true)
+	cb := p.cb
 	cb.Signer = s
-	h, err = New(cb)
+	h, err := New(cb)
 	if err != nil {
 		t.Fatal(err)
 	}
