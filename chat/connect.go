@@ -369,7 +369,11 @@ func (a *Answer) takeHandshake(ctx context.Context) (*handshake.Handshake, error
 
 // NewAnswer reads the peer's offer blob, gathers and prepares the answer.
 func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
-	blob, err := rtc.Parse(offer)
+	raw, err := rtc.DecodeText(offer) // rtc.Parse in two steps: the handshake binds raw
+	if err != nil {
+		return nil, err
+	}
+	blob, err := rtc.ParseBinary(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +396,6 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 	// handshake, so that the signature is made while the answer travels to
 	// the peer (PROTOCOL.md §2.8).
 	local := a.Local()
-	raw, _ := rtc.DecodeText(offer) // parsed above
 	localRaw := a.LocalBinary()
 	go func() {
 		h, err := newHandshake(context.Background(), cfg, handshake.Responder, prep, localRaw, raw,

@@ -186,7 +186,6 @@ type Handshake struct {
 	blobsHash [hashSize]byte
 	bindHash  [hashSize]byte
 	xb        [hashSize]byte // exporter binding of our own view (SetExporter)
-	xbUsed    bool           // XB went into Finish (initiator) or was checked (responder)
 	self      *PublicIdentity
 
 	transcript []byte // ProtocolName || level || blobs hash || binding hash || messages...
@@ -298,7 +297,9 @@ func (h *Handshake) SetExporter(exporter []byte) error {
 	if len(exporter) > maxExporterLen {
 		return fmt.Errorf("%w: TLS exporter of %d bytes (allowed 0..%d)", ErrConfig, len(exporter), maxExporterLen)
 	}
-	if h.xbUsed || h.st == stateFailed || h.st == stateDone {
+	// XB goes into Finish (initiator, then awaiting Confirm) or is checked
+	// against it (responder, then done or failed).
+	if h.st == stateAwaitConfirm || h.st == stateFailed || h.st == stateDone {
 		return fmt.Errorf("%w: exporter set after it was used", ErrState)
 	}
 	h.cfg.Exporter = append([]byte(nil), exporter...)
@@ -780,7 +781,6 @@ func (h *Handshake) handleResponse(b []byte) ([]byte, error) {
 	}
 	thR := h.responderSigHash(m)
 	f := &finishMsg{exporter: h.xb, identity: h.self.Bytes()}
-	h.xbUsed = true
 	var side responseSide
 	done := make(chan struct{})
 	if h.rand != nil {
@@ -932,7 +932,6 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 	if subtle.ConstantTimeCompare(m.prevHash[:], h.transcriptHash()) != 1 {
 		return nil, fmt.Errorf("%w: Finish does not follow our Response", ErrTranscript)
 	}
-	h.xbUsed = true
 	if subtle.ConstantTimeCompare(m.exporter[:], h.xb[:]) != 1 {
 		return nil, fmt.Errorf("%w: the inner TLS sessions differ", ErrChannelBinding)
 	}
