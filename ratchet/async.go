@@ -406,5 +406,8 @@ func (k *Keys) Wipe() {
 	if k.x != nil {
 		k.x.wipe()
 	}
+	if k.dk != nil {
+		k.dk.wipe()
+	}
 	k.x, k.dk = nil, nil
 }

@@ -131,7 +131,11 @@ func TestGenerateKeys(t *testing.T) {
 				t.Fatal("Config.Keys used twice")
 			}
 			wiped, _ := GenerateKeys(pq)
+			wx, wdk := wiped.x, wiped.dk
 			wiped.Wipe()
+			if wx.priv != [32]byte{} || wdk != nil && wdk.seed != [kemSeedSize]byte{} {
+				t.Fatal("Wipe left the unused keys' secrets in memory")
+			}
 			if _, err := NewInitiator(Config{PQ: pq, Keys: wiped}, testSecret, testAD, bobKey.PublicKey()); err == nil {
 				t.Fatal("wiped Config.Keys used")
 			}

@@ -94,11 +94,6 @@ func (e *kemEK) encapsulate() (ss, ct []byte, err error) {
 	return e.ek.Encapsulate()
 }
 
-// equal reports whether two encapsulation keys are the same.
-func (e *kemEK) equal(o *kemEK) bool {
-	return e.ek.Equal(o.ek)
-}
-
 // ekModulusOK is FIPS 203 §7.2's encapsulation key check (the "modulus
 // check", pqkem.ModulusOK), including the length. It is the only check
 // crypto/mlkem's NewEncapsulationKey1024 makes on a key of the right
