@@ -275,3 +275,29 @@ func BenchmarkKDFAfterMLKEM(b *testing.B) {
 		})
 	}
 }
+
+// TestPairwiseCheck: a fresh key pair passes; the same decapsulation key
+// with a corrupted encapsulation key fails (the flipped coefficient keeps the
+// modulus check happy, so the failure is the secrets differing), and so does
+// one that the modulus check refuses.
+func TestPairwiseCheck(t *testing.T) {
+	seed := make([]byte, SeedSize)
+	seed[0] = 7
+	k, err := NewDecapsulationKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.PairwiseCheck(); err != nil {
+		t.Fatal(err)
+	}
+	good := bytes.Clone(k.ek)
+	k.ek[100] ^= 1
+	if err := k.PairwiseCheck(); !errors.Is(err, ErrPairwise) {
+		t.Fatalf("corrupted key: %v", err)
+	}
+	copy(k.ek, good)
+	setCoeff(k.ek, 0, 4095) // ≥ q
+	if err := k.PairwiseCheck(); !errors.Is(err, ErrPairwise) {
+		t.Fatalf("key failing the modulus check: %v", err)
+	}
+}
