@@ -67,12 +67,12 @@ func (r Role) String() string {
 const (
 	// ProtocolName starts the transcript and names every primitive, so that
 	// no transcript of this protocol equals one of another protocol or version.
-	ProtocolName = "rtcchat-handshake-v2_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"
+	ProtocolName = "rtcchat-handshake-v3_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"
 
 	labelBlobs          = "rtcchat blobs v2\x00"
 	labelBinding        = "rtcchat channel binding v2\x00"
 	labelExporter       = "rtcchat inner tls binding v2\x00"
-	labelInitiatorSig   = "rtcchat hs v2 initiator identity\x00"
+	labelInitiatorSig   = "rtcchat hs v3 initiator offer\x00"
 	labelResponderSig   = "rtcchat hs v2 responder identity\x00"
 	labelInitiatorMAC   = "rtcchat hs v2 initiator confirm"
 	labelResponderMAC   = "rtcchat hs v2 responder confirm"
@@ -191,9 +191,10 @@ type Handshake struct {
 	transcript []byte // ProtocolName || level || blobs hash || binding hash || messages...
 	initEnd    int    // length of the transcript up to the end of Init
 
-	initMsg []byte           // initiator: Init, made in New
-	respMsg *responseMsg     // responder: Response's own fields, made in New
-	presig  <-chan signature // σ_I or σ_R, started in New
+	initMsg  []byte           // initiator: Init, made in New
+	initKeys []byte           // EK_I || [PQ_I] as in Init (what σ_I covers of it)
+	respMsg  *responseMsg     // responder: Response's own fields, made in New
+	presig   <-chan signature // σ_I or σ_R, started in New
 
 	eph      *xdh.Key
 	kem      *pqkem.DecapsulationKey
@@ -211,7 +212,9 @@ type Handshake struct {
 	ssToResp []byte // ML-KEM secret the initiator encapsulated to the responder
 	prk      []byte
 	wire     int
-	result   *Result
+
+	presigned *presignature // initiator: σ_I made by Ephemerals.Presign (used if its th_I is ours)
+	result    *Result
 
 	rand io.Reader // nil: crypto/rand; tests set a deterministic stream
 }
@@ -274,7 +277,7 @@ func newHandshake(cfg Config, r io.Reader) (*Handshake, error) {
 	h.transcript = append(h.transcript, h.bindHash[:]...)
 	if cfg.Ephemerals != nil {
 		// Last, so that a configuration refused above leaves them unused.
-		if h.eph, h.kem, h.ratchet, err = cfg.Ephemerals.take(cfg.Role, h.level); err != nil {
+		if h.eph, h.kem, h.ratchet, h.presigned, err = cfg.Ephemerals.take(cfg.Role, h.level); err != nil {
 			return nil, err
 		}
 		h.cfg.Ephemerals = nil
@@ -305,6 +308,22 @@ func (h *Handshake) SetExporter(exporter []byte) error {
 	h.cfg.Exporter = append([]byte(nil), exporter...)
 	h.xb = hashParts(labelExporter, exporter)
 	return nil
+}
+
+// WaitSigned waits until this side's signature, which New made or started
+// (σ_I or σ_R), is ready, and returns the signer's error if it failed (the
+// handshake reports it again when it needs the signature). The chat layer
+// calls it so that an answer blob is handed out only once the answering
+// side's signature exists. Like every method, not concurrently with others.
+func (h *Handshake) WaitSigned() error {
+	if h.presig == nil {
+		return nil
+	}
+	sg := <-h.presig
+	ready := make(chan signature, 1)
+	ready <- sg
+	h.presig = ready
+	return sg.err
 }
 
 // Matches reports whether h was made for these blobs and DTLS fingerprints
@@ -417,16 +436,48 @@ func (h *Handshake) encapsulate(ek *pqkem.EncapsulationKey) (ss, ct []byte, err 
 
 func (h *Handshake) sign(th []byte) (edSig, falconSig []byte, err error) {
 	if id, ok := h.cfg.Signer.(*Identity); ok && h.rand != nil {
-		return id.signBundleWith(h.rand, th, h.level)
+		if edSig, falconSig, err = id.signBundleWith(h.rand, th, h.level); err != nil {
+			return nil, nil, err
+		}
+		return edSig, falconSig, checkOwnSignatures(h.self, th, edSig, falconSig, h.level)
 	}
-	edSig, falconSig, err = h.cfg.Signer.SignBundle(th, h.level)
+	return signChecked(h.cfg.Signer, th, h.level)
+}
+
+// signChecked has s sign th at level and checks what it returns: the shape,
+// and that the signatures verify under s's public identity.
+func signChecked(s Signer, th []byte, level Level) (edSig, falconSig []byte, err error) {
+	edSig, falconSig, err = s.SignBundle(th, level)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrSigner, err)
 	}
-	if len(edSig) != EdSignatureSize || (h.level >= LevelQuantum) != (len(falconSig) > 0) || len(falconSig) > falcon.MaxSignatureSize {
-		return nil, nil, fmt.Errorf("%w: malformed signatures (Ed25519 %d bytes, FALCON-1024 %d bytes at level %v)", ErrSigner, len(edSig), len(falconSig), h.level)
+	if len(edSig) != EdSignatureSize || (level >= LevelQuantum) != (len(falconSig) > 0) || len(falconSig) > falcon.MaxSignatureSize {
+		return nil, nil, fmt.Errorf("%w: malformed signatures (Ed25519 %d bytes, FALCON-1024 %d bytes at level %v)", ErrSigner, len(edSig), len(falconSig), level)
+	}
+	if _, attacker := s.(modelsAttacker); !attacker {
+		if err := checkOwnSignatures(s.Public(), th, edSig, falconSig, level); err != nil {
+			return nil, nil, err
+		}
 	}
 	return edSig, falconSig, nil
+}
+
+// modelsAttacker is implemented only by test Signers that play an attacker
+// with stolen or forged keys: an attacker runs its own code, not our check
+// of our own signatures, so those tests skip it to reach the peer's checks.
+type modelsAttacker interface{ modelsAttacker() }
+
+// checkOwnSignatures verifies our own signatures before they leave
+// (PROTOCOL.md §2.8): a signer fault (a glitch in FALCON-1024's
+// floating-point sampler, a key process gone wrong) is caught here instead
+// of by the peer, and a faulty FALCON-1024 signature, which can leak key
+// information, is never sent. It also runs the verification code that the
+// peer's signature needs next, before the connection does.
+func checkOwnSignatures(self *PublicIdentity, th, edSig, falconSig []byte, level Level) error {
+	if err := self.VerifyBundle(th, edSig, falconSig, level); err != nil {
+		return fmt.Errorf("%w: our own signature does not verify: %w", ErrSigner, err)
+	}
+	return nil
 }
 
 // signature is the outcome of a signing started by signAsync.
@@ -491,9 +542,10 @@ func (h *Handshake) Start() ([]byte, error) {
 }
 
 // prepareInit makes the initiator's Init (it depends only on the blobs, the
-// DTLS fingerprints and our fresh keys) and starts signing
-// th_I = SHA-256(T0 || Init || labelInitiatorSig || our identity) at once,
-// so that the signature is ready long before Response arrives.
+// DTLS fingerprints and our fresh keys) and takes σ_I over th_I (our offer
+// blob, identity and Init keys; initiatorSigHash) from the Ephemerals if
+// Presign made it for exactly that, or else starts signing it at once, so
+// that the signature is ready long before Response arrives.
 func (h *Handshake) prepareInit() error {
 	if err := h.freshKeys(); err != nil {
 		return err
@@ -508,7 +560,17 @@ func (h *Handshake) prepareInit() error {
 		m.kemKey = h.kem.EncapsulationKey()
 	}
 	h.initMsg = m.marshal()
-	h.startSigning(h.initiatorSigHash(h.initMsg, h.self.Bytes()))
+	h.initKeys = append(append([]byte(nil), m.ephemeral...), m.kemKey...)
+	th := initiatorSigHash(h.level, h.cfg.LocalBlob, h.self.Bytes(), h.initKeys)
+	if ps := h.presigned; ps != nil && bytes.Equal(ps.th, th) {
+		// Signed when the offer was made (Ephemerals.Presign).
+		ch := make(chan signature, 1)
+		ch <- ps.sig
+		h.presig = ch
+	} else {
+		h.startSigning(th)
+	}
+	h.presigned = nil
 	return nil
 }
 
@@ -583,15 +645,13 @@ func (h *Handshake) responderSigHash(r *responseMsg) []byte {
 // transcript0Len is the length of T0 = ProtocolName || level || BH || CB.
 func (h *Handshake) transcript0Len() int { return len(ProtocolName) + 1 + 2*hashSize }
 
-// initiatorSigHash is th_I = SHA-256(T0 || Init || labelInitiatorSig ||
-// identity), what the initiator signs (PROTOCOL.md §2.5).
-func (h *Handshake) initiatorSigHash(init, identity []byte) []byte {
-	d := sha256.New()
-	d.Write(h.transcript[:h.transcript0Len()])
-	d.Write(init)
-	d.Write([]byte(labelInitiatorSig))
-	d.Write(identity)
-	return d.Sum(nil)
+// initiatorSigHash is th_I, what the initiator signs (PROTOCOL.md §2.5):
+// its own offer blob, identity and Init keys EK_I [|| PQ_I] at level, and
+// nothing of the responder's, so that it can be signed as soon as the offer
+// exists (Ephemerals.Presign). The MACs and the session secret bind the rest.
+func initiatorSigHash(level Level, offerBlob, identity, initKeys []byte) []byte {
+	th := hashParts(labelInitiatorSig, append([]byte(ProtocolName), byte(level)), offerBlob, identity, initKeys)
+	return th[:]
 }
 
 func (h *Handshake) start() ([]byte, error) {
@@ -694,6 +754,7 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		return nil, ErrChannelBinding
 	}
 	h.peerEph = m.ephemeral
+	h.initKeys = append(append([]byte(nil), m.ephemeral...), m.kemKey...)
 	if m.kemKey != nil {
 		// FIPS 203 §7.2 encapsulation key check (the modulus check).
 		if h.peerKEM, err = pqkem.NewEncapsulationKey(m.kemKey); err != nil {
@@ -938,7 +999,7 @@ func (h *Handshake) handleFinish(b []byte) ([]byte, error) {
 	if h.peer, err = h.checkPeer(m.identity); err != nil {
 		return nil, err
 	}
-	thI := h.initiatorSigHash(h.transcript[h.transcript0Len():h.initEnd], m.identity)
+	thI := initiatorSigHash(h.level, h.cfg.PeerBlob, m.identity, h.initKeys)
 	// Decapsulate beside the signature checks (another core); the
 	// signatures' verdict comes first, as in §2.5.
 	var ss []byte

@@ -15,10 +15,11 @@ import (
 // depend only on the negotiated level, except the FALCON-1024 signature, which
 // carries a 2-byte big-endian length bounded by falcon.MaxSignatureSize.
 const (
-	// Version is the handshake protocol version byte. Version 2 sends Init
-	// before the inner TLS session, without the initiator's identity
-	// (PROTOCOL.md §2.4).
-	Version = 0x02
+	// Version is the handshake protocol version byte. Version 2 sent Init
+	// before the inner TLS session, without the initiator's identity;
+	// version 3 has the initiator sign only its own offer, identity and Init
+	// keys, so that it can sign when the offer is made (PROTOCOL.md §2.4).
+	Version = 0x03
 
 	TypeInit     = 0x01 // initiator → responder
 	TypeResponse = 0x02 // responder → initiator

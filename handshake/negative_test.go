@@ -260,7 +260,7 @@ func TestCommitmentAndPin(t *testing.T) {
 			}
 			return reFinish(t, d, m, func(f *finishMsg) {
 				f.identity = impostor.Public().Bytes()
-				th := d.hr.initiatorSigHash(d.msgs[mInit], f.identity)
+				th := initiatorSigHash(d.hr.level, d.hr.cfg.PeerBlob, f.identity, d.hr.initKeys)
 				var err error
 				if f.edSig, f.falconSig, err = impostor.SignBundle(th, d.hi.level); err != nil {
 					t.Fatal(err)
@@ -269,6 +269,37 @@ func TestCommitmentAndPin(t *testing.T) {
 		}, Responder, ErrCommitment)
 		failsOnFinish(t, d)
 	})
+	// Version 3: σ_I covers the initiator's own offer blob, identity and
+	// Init keys at the level. A genuine σ_I of the same initiator and keys
+	// made for another offer, or for another level, is refused.
+	for _, tc := range []struct {
+		name  string
+		level func(l Level) Level
+		blob  func(b []byte) []byte
+	}{
+		{"initiator's σ_I made for another offer", func(l Level) Level { return l },
+			func(b []byte) []byte { return append(bytes.Clone(b), 'x') }},
+		{"initiator's σ_I made for another level", func(l Level) Level { return l - 1 },
+			func(b []byte) []byte { return b }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDriver(t, p.ca, p.cb)
+			expectFail(t, d, func(i int, m []byte) []byte {
+				if i != mFinish {
+					return m
+				}
+				return reFinish(t, d, m, func(f *finishMsg) {
+					th := initiatorSigHash(tc.level(d.hi.level), tc.blob(d.hi.cfg.LocalBlob), f.identity, d.hi.initKeys)
+					var err error
+					// The shape of level's signatures (FALCON-1024 too).
+					if f.edSig, f.falconSig, err = p.ca.Signer.SignBundle(th, d.hi.level); err != nil {
+						t.Fatal(err)
+					}
+				}, nil)
+			}, Responder, ErrEd25519Signature)
+			failsOnFinish(t, d)
+		})
+	}
 	t.Run("responder is not who its blob names", func(t *testing.T) {
 		d := newDriver(t, p.ca, p.cb)
 		d.setResponderSigner(t, impostor)
@@ -297,8 +328,9 @@ func TestCommitmentAndPin(t *testing.T) {
 
 // TestFinishFieldsUnderAttack rebuilds Finish with a valid MAC_I (reFinish:
 // an attacker who knows every session secret of the initiator but not its
-// signing keys) and checks that σ_I, which covers th_I = SHA-256(T0 ‖ Init
-// ‖ label ‖ ID_I) only, and the XB check still refuse what they must.
+// signing keys) and checks that σ_I, which covers th_I (the initiator's
+// offer blob, identity and Init keys) only, and the XB check still refuse
+// what they must.
 func TestFinishFieldsUnderAttack(t *testing.T) {
 	p := newTestPair(t, LevelQuantum, "finish-attack")
 	// An earlier session with the very same blobs and certificates: its σ_I
@@ -312,7 +344,7 @@ func TestFinishFieldsUnderAttack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second handshake the initiator has started (New signs th_I at once)
-	// but not sent: its σ_I is fresh and covers that other Init.
+	// but not sent: its σ_I is fresh and covers that other Init's keys.
 	other, err := New(p.ca)
 	if err != nil {
 		t.Fatal(err)
@@ -872,6 +904,12 @@ func (s brokenSigner) SignBundle(th []byte, level Level) ([]byte, []byte, error)
 		return ed[:10], fs, err
 	case 2:
 		return ed, []byte{0x3a}, err // a FALCON-1024 signature below quantum
+	case 4: // a fault in the Ed25519 signature: caught by our own check
+		ed = bytes.Clone(ed)
+		ed[5] ^= 1
+	case 5: // a fault in the FALCON-1024 signature (level quantum)
+		fs = bytes.Clone(fs)
+		fs[len(fs)/2] ^= 4
 	}
 	return ed, fs, err
 }
@@ -885,7 +923,12 @@ func (s brokenSigner) IdentityDH(peer []byte) ([]byte, error) {
 
 func TestBrokenSigner(t *testing.T) {
 	p := newTestPair(t, LevelEnhanced, "signer")
-	for mode := range 4 {
+	pq := newTestPair(t, LevelQuantum, "signer")
+	for mode := range 6 {
+		p := p
+		if mode == 5 {
+			p = pq
+		}
 		cb := p.cb
 		cb.Signer = brokenSigner{Identity: p.b.id, mode: mode}
 		expectFail(t, newDriver(t, p.ca, cb), nil, Responder, ErrSigner)

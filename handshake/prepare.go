@@ -39,7 +39,14 @@ type Ephemerals struct {
 	eph     *xdh.Key                // EK
 	kem     *pqkem.DecapsulationKey // PQ, at maxLevel ≥ enhanced
 	ratchet *ecdh.PrivateKey        // RK_R, responder only
+	presig  *presignature           // initiator: σ_I made by Presign
 	gone    bool                    // taken by a handshake or destroyed
+}
+
+// presignature is σ_I made ahead of the handshake, with the th_I it signs.
+type presignature struct {
+	th  []byte
+	sig signature
 }
 
 // Prepare makes the ephemeral keys of one handshake for role: the X25519
@@ -48,7 +55,10 @@ type Ephemerals struct {
 // from r (crypto/rand.Reader if nil) in the order the handshake itself
 // would: EK's secret (32 bytes), the ML-KEM-1024 seed d‖z (64), RK_R's
 // secret (32). It also builds, once per process, the tables that verifying
-// the peer's signature needs, so the first handshake does not pay for them.
+// the peer's signature needs, so the first handshake does not pay for them,
+// and checks the ML-KEM-1024 key pair (pqkem's PairwiseCheck, with its own
+// randomness from crypto/rand), which also runs the code the peer's key and
+// ciphertext will need before the connection does.
 func Prepare(r io.Reader, role Role, maxLevel Level) (*Ephemerals, error) {
 	if role != Initiator && role != Responder {
 		return nil, fmt.Errorf("%w: role %v", ErrConfig, role)
@@ -75,6 +85,9 @@ func Prepare(r io.Reader, role Role, maxLevel Level) (*Ephemerals, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := e.kem.PairwiseCheck(); err != nil {
+			return nil, fmt.Errorf("handshake: %w", err)
+		}
 	}
 	if role == Responder {
 		if e.ratchet, err = newX25519Key(r); err != nil {
@@ -86,6 +99,14 @@ func Prepare(r io.Reader, role Role, maxLevel Level) (*Ephemerals, error) {
 
 // Role returns the role the keys were prepared for.
 func (e *Ephemerals) Role() Role { return e.role }
+
+// Presigned reports whether Presign made σ_I on these keys (and no
+// handshake has taken them yet).
+func (e *Ephemerals) Presigned() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.presig != nil
+}
 
 // Spent reports whether a handshake took the keys or Destroy dropped them.
 func (e *Ephemerals) Spent() bool {
@@ -108,30 +129,81 @@ func (e *Ephemerals) Destroy() {
 }
 
 func (e *Ephemerals) drop() {
-	e.eph, e.kem, e.ratchet = nil, nil, nil
+	e.eph, e.kem, e.ratchet, e.presig = nil, nil, nil, nil
 	e.gone = true
+}
+
+// Presign makes, on the initiator's keys, the initiator's signature σ_I
+// ahead of the handshake: σ_I covers only this side's offer blob, identity
+// and Init keys at a level (th_I, docs/PROTOCOL.md §2.5), all known once the
+// offer exists, so it can be made while the people exchange blobs instead
+// of while the connection is set up. The handshake that takes these keys
+// uses it if it runs at level with offerBlob and s's identity, and signs
+// again otherwise. A later Presign replaces an earlier one.
+func (e *Ephemerals) Presign(s Signer, level Level, offerBlob []byte) error {
+	if s == nil || s.Public() == nil {
+		return fmt.Errorf("%w: no identity", ErrConfig)
+	}
+	if !level.Valid() {
+		return fmt.Errorf("%w: %d", ErrUnknownLevel, level)
+	}
+	if len(offerBlob) == 0 || len(offerBlob) > maxBlobLen {
+		return fmt.Errorf("%w: offer blob of %d bytes (allowed 1..%d)", ErrConfig, len(offerBlob), maxBlobLen)
+	}
+	e.mu.Lock()
+	switch {
+	case e.gone:
+		e.mu.Unlock()
+		return ErrEphemeralsUsed
+	case e.role != Initiator:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: only the initiator signs ahead (keys prepared for the %v)", ErrConfig, e.role)
+	case level > e.level:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: ephemeral keys prepared for level %v at most, signing for %v", ErrConfig, e.level, level)
+	}
+	keys := e.eph.PublicKey()
+	if level >= LevelEnhanced {
+		keys = append(keys, e.kem.EncapsulationKey()...)
+	}
+	e.mu.Unlock()
+	// Sign without the lock: it takes a millisecond, or longer through a
+	// key process. The keys may be taken meanwhile; the signature then
+	// comes too late for that handshake, which signs itself.
+	th := initiatorSigHash(level, offerBlob, s.Public().Bytes(), keys)
+	ed, fs, err := signChecked(s, th, level)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gone {
+		return ErrEphemeralsUsed
+	}
+	e.presig = &presignature{th: th, sig: signature{ed: ed, falcon: fs}}
+	return nil
 }
 
 // take hands the keys to a handshake of role at level, exactly once. Keys
 // made for another role or a lower level are refused and left in place (the
 // caller still owns them and should Destroy them).
-func (e *Ephemerals) take(role Role, level Level) (eph *xdh.Key, kem *pqkem.DecapsulationKey, ratchet *ecdh.PrivateKey, err error) {
+func (e *Ephemerals) take(role Role, level Level) (eph *xdh.Key, kem *pqkem.DecapsulationKey, ratchet *ecdh.PrivateKey, presig *presignature, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
 	case e.gone:
-		return nil, nil, nil, ErrEphemeralsUsed
+		return nil, nil, nil, nil, ErrEphemeralsUsed
 	case e.role != role:
-		return nil, nil, nil, fmt.Errorf("%w: ephemeral keys prepared for the %v, used by the %v", ErrConfig, e.role, role)
+		return nil, nil, nil, nil, fmt.Errorf("%w: ephemeral keys prepared for the %v, used by the %v", ErrConfig, e.role, role)
 	case level > e.level:
-		return nil, nil, nil, fmt.Errorf("%w: ephemeral keys prepared for level %v at most, handshake at %v", ErrConfig, e.level, level)
+		return nil, nil, nil, nil, fmt.Errorf("%w: ephemeral keys prepared for level %v at most, handshake at %v", ErrConfig, e.level, level)
 	}
-	eph, ratchet = e.eph, e.ratchet
+	eph, ratchet, presig = e.eph, e.ratchet, e.presig
 	if level >= LevelEnhanced {
 		kem = e.kem
 	}
 	e.drop()
-	return eph, kem, ratchet, nil
+	return eph, kem, ratchet, presig, nil
 }
 
 // newX25519Key makes a crypto/ecdh X25519 key (RK_R, which Result hands

@@ -295,3 +295,99 @@ func TestParallelSigningKeepsErrorOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestPresign: σ_I made by Ephemerals.Presign when the offer exists is the
+// one Finish carries when the handshake runs at that level, with that offer
+// blob and that identity; made for another level, blob or identity it is
+// not used (th_I differs) and the handshake signs again. Either way the
+// responder accepts Finish.
+func TestPresign(t *testing.T) {
+	other := testIdentity(t, 1)
+	for _, tc := range []struct {
+		name   string
+		level  Level  // Presign's level (the handshake runs at quantum)
+		blob   []byte // Presign's blob (nil: the initiator's own)
+		signer Signer // Presign's signer (nil: the initiator's own)
+		used   bool
+	}{
+		{"same offer", LevelQuantum, nil, nil, true},
+		{"other level", LevelEnhanced, nil, nil, false},
+		{"other blob", LevelQuantum, []byte("another offer"), nil, false},
+		{"other identity", LevelQuantum, nil, other, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestPair(t, LevelQuantum, "presign")
+			e, err := Prepare(nil, Initiator, MaxSupportedLevel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blob, signer := tc.blob, tc.signer
+			if blob == nil {
+				blob = p.ca.LocalBlob
+			}
+			if signer == nil {
+				signer = p.ca.Signer
+			}
+			if err := e.Presign(signer, tc.level, blob); err != nil {
+				t.Fatal(err)
+			}
+			pre := e.presig.sig
+			p.ca.Ephemerals = e
+			d := newDriver(t, p.ca, p.cb)
+			if _, err := d.run(nil); err != nil {
+				t.Fatal(err)
+			}
+			f, err := parseFinish(d.msgs[2], LevelQuantum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Equal(f.falconSig, pre.falcon) && bytes.Equal(f.edSig, pre.ed); got != tc.used {
+				t.Fatalf("Finish carries the presigned σ_I: %v, want %v", got, tc.used)
+			}
+			if len(f.falconSig) == 0 {
+				t.Fatal("Finish has no FALCON-1024 signature at quantum")
+			}
+		})
+	}
+}
+
+// TestPresignRefused: Presign signs nothing for the responder's keys, above
+// the level the keys were prepared for, for an empty or oversized blob, with
+// a signer whose signature does not verify (ErrSigner), or once a handshake
+// took the keys (ErrEphemeralsUsed).
+func TestPresignRefused(t *testing.T) {
+	p := newTestPair(t, LevelEnhanced, "presign-refused")
+	er, err := Prepare(nil, Responder, LevelEnhanced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := er.Presign(p.cb.Signer, LevelEnhanced, p.cb.PeerBlob); !errors.Is(err, ErrConfig) {
+		t.Fatalf("responder keys: %v", err)
+	}
+	ei, err := Prepare(nil, Initiator, LevelEnhanced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ei.Presign(p.ca.Signer, LevelQuantum, p.ca.LocalBlob); !errors.Is(err, ErrConfig) {
+		t.Fatalf("above the prepared level: %v", err)
+	}
+	for _, blob := range [][]byte{nil, make([]byte, maxBlobLen+1)} {
+		if err := ei.Presign(p.ca.Signer, LevelEnhanced, blob); !errors.Is(err, ErrConfig) {
+			t.Fatalf("blob of %d bytes: %v", len(blob), err)
+		}
+	}
+	// A signer whose signature does not verify (a fault): ErrSigner.
+	if err := ei.Presign(brokenSigner{Identity: p.a.id, mode: 4}, LevelEnhanced, p.ca.LocalBlob); !errors.Is(err, ErrSigner) {
+		t.Fatalf("faulty signer: %v", err)
+	}
+	if ei.presig != nil {
+		t.Fatal("a refused Presign left a signature")
+	}
+	p.ca.Ephemerals = ei
+	if _, err := newDriver(t, p.ca, p.cb).run(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ei.Presign(p.ca.Signer, LevelEnhanced, p.ca.LocalBlob); !errors.Is(err, ErrEphemeralsUsed) {
+		t.Fatalf("after the handshake took the keys: %v", err)
+	}
+}

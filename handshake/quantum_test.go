@@ -169,6 +169,8 @@ type forger struct {
 
 func (f *forger) Public() *PublicIdentity { return f.victim }
 
+func (f *forger) modelsAttacker() {} // sends its forged signatures unchecked
+
 func (f *forger) SignBundle(th []byte, level Level) ([]byte, []byte, error) {
 	msg := signedMessage(th)
 	ed := ed25519.Sign(ed25519.NewKeyFromSeed(f.edSeed), msg)

@@ -18,7 +18,7 @@ import (
 // Response whose th1 names another Init; given to the initiator of that other
 // Init, the Response passes th1 and σ_R, and the responder, which answered
 // the first Init, refuses that initiator's Finish (th2, and with th2
-// rewritten σ_I, which signs th_I over the other Init).
+// rewritten σ_I, whose th_I covers the other Init's keys).
 func TestResponseTh1FromAnotherInit(t *testing.T) {
 	for _, level := range []Level{LevelStandard, LevelQuantum} {
 		t.Run(level.String(), func(t *testing.T) {
@@ -32,7 +32,7 @@ func TestResponseTh1FromAnotherInit(t *testing.T) {
 			}{
 				{"to the initiator of the answered Init", 0, false, Initiator, ErrTranscript},
 				{"to the initiator the new th1 names", 1, false, Responder, ErrTranscript},
-				// σ_I covers the other Init (th_I), not the one R answered.
+				// σ_I covers the other Init's keys (th_I), not those R answered.
 				{"to the initiator the new th1 names, th2 rewritten", 1, true, Responder, ErrEd25519Signature},
 			} {
 				t.Run(tc.name, func(t *testing.T) {

@@ -329,13 +329,13 @@ func TestVectorsFromSpec(t *testing.T) {
 			bh := sha([]byte("rtcchat blobs v2\x00"), u16(blobI), blobI, u16(blobR), blobR)
 			cb := sha([]byte("rtcchat channel binding v2\x00"), u16(fpI), fpI, u16(fpR), fpR)
 			xb := sha([]byte("rtcchat inner tls binding v2\x00"), u16(exp), exp)
-			t0 := append([]byte("rtcchat-handshake-v2_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
+			t0 := append([]byte("rtcchat-handshake-v3_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
 			t0 = append(append(t0, bh...), cb...)
 			th := func(parts ...[]byte) []byte { return sha(append([][]byte{t0}, parts...)...) }
 
 			// §2.4 Init: level ‖ BH ‖ CB ‖ EK_I ‖ [PQ_I], no identity.
 			in := m[0]
-			if in[0] != 2 || in[1] != 1 || in[2] != level || !bytes.Equal(in[3:35], bh) || !bytes.Equal(in[35:67], cb) {
+			if in[0] != 3 || in[1] != 1 || in[2] != level || !bytes.Equal(in[3:35], bh) || !bytes.Equal(in[35:67], cb) {
 				t.Fatal("Init header, level, BH or CB")
 			}
 			off := 67
@@ -353,12 +353,17 @@ func TestVectorsFromSpec(t *testing.T) {
 				t.Fatal("Init length")
 			}
 
-			// σ_I signs th_I = SHA-256(T0 ‖ Init ‖ label ‖ ID_I), made
-			// before anything of the responder is known; the initiator's
-			// stream then gives its FALCON-1024 randomness.
+			// σ_I signs th_I (below), made before anything of the
+			// responder is known; the initiator's stream then gives its
+			// FALCON-1024 randomness.
 			fi := m[2]
 			pubI := fi[66 : 66+1827]
-			thI := sha(t0, in, []byte("rtcchat hs v2 initiator identity\x00"), pubI)
+			// Version 3: th_I covers the initiator's own offer blob,
+			// identity and Init keys (EK_I ‖ [PQ_I]) at the level, each
+			// part with a u16 length, under its label; nothing of R's.
+			pn := append([]byte("rtcchat-handshake-v3_X25519_SHA-256_ML-KEM-1024_Ed25519+FALCON-1024\x00"), level)
+			keysI := in[67:]
+			thI := sha([]byte("rtcchat hs v3 initiator offer\x00"), u16(pn), pn, u16(blobI), blobI, u16(pubI), pubI, u16(keysI), keysI)
 			var falconI []byte
 			if level == 3 {
 				falconI = falconSign(ri, idI[34:], sigMsg(thI))
@@ -366,7 +371,7 @@ func TestVectorsFromSpec(t *testing.T) {
 
 			// Response (unchanged layout).
 			re := m[1]
-			if re[0] != 2 || re[1] != 2 || re[2] != level || !bytes.Equal(re[3:35], th(in)) {
+			if re[0] != 3 || re[1] != 2 || re[2] != level || !bytes.Equal(re[3:35], th(in)) {
 				t.Fatal("Response header or th1")
 			}
 			pubR := re[35 : 35+1827]
@@ -443,7 +448,7 @@ func TestVectorsFromSpec(t *testing.T) {
 			}
 
 			// Finish: th2 ‖ XB ‖ ID_I ‖ [CT_I] ‖ σ_I ‖ MAC_I.
-			if fi[0] != 2 || fi[1] != 3 || !bytes.Equal(fi[2:34], th(in, re)) {
+			if fi[0] != 3 || fi[1] != 3 || !bytes.Equal(fi[2:34], th(in, re)) {
 				t.Fatal("Finish header or th2")
 			}
 			if !bytes.Equal(fi[34:66], xb) {
@@ -502,7 +507,7 @@ func TestVectorsFromSpec(t *testing.T) {
 				t.Fatal("MAC_I")
 			}
 			co := m[3]
-			if co[0] != 2 || co[1] != 4 || !bytes.Equal(co[2:34], th(in, re, fi)) || !bytes.Equal(co[34:66], nonceR) {
+			if co[0] != 3 || co[1] != 4 || !bytes.Equal(co[2:34], th(in, re, fi)) || !bytes.Equal(co[34:66], nonceR) {
 				t.Fatal("Confirm header, th4 or N_R")
 			}
 			if !bytes.Equal(co[66:], mac(expand("rtcchat hs v2 responder confirm\x00", 32), th(in, re, fi, co[:66]))) || len(co) != 98 {
