@@ -89,13 +89,18 @@ func (c *Config) maxLevel() handshake.Level {
 // prepared is the set-up work that does not depend on the peer, done in the
 // background while the people exchange blobs (docs/PROTOCOL.md §2.8, §6.1):
 // the inner TLS certificate, the handshake's ephemeral keys
-// (handshake.Prepare), on the offering side the ratchet's first key pairs
-// (ratchet.GenerateKeys) and the signer's own precomputation (the expanded
-// FALCON-1024 key). establish waits for each piece when it needs it; a
-// piece that failed or was taken already is made on the spot as before.
+// (handshake.Prepare), the signer's own precomputation (the expanded
+// FALCON-1024 key), on the offering side σ_I over its offer
+// (Ephemerals.Presign) and the ratchet's first key pairs
+// (ratchet.GenerateKeys), and last a warm-up of inner TLS (warmUpTLS).
+// establish waits for each piece when it needs it; a piece that failed or
+// was taken already is made on the spot as before.
 type prepared struct {
 	certReady chan struct{} // closed once cert/certErr are set
+	ephReady  chan struct{} // closed once eph is set (or could not be made)
 	done      chan struct{} // closed when the goroutine has ended
+	offerBlob chan []byte   // initiator: our offer blob, once it exists (one value)
+	quit      chan struct{} // closed by destroy: stop waiting for the blob
 
 	mu      sync.Mutex
 	closed  bool // destroy ran: nothing may be handed out any more
@@ -108,8 +113,10 @@ type prepared struct {
 }
 
 // startPrepare starts the background work for role, for levels up to level.
+// The initiator's goroutine waits for setOfferBlob before it signs.
 func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepared {
-	p := &prepared{certReady: make(chan struct{}), done: make(chan struct{})}
+	p := &prepared{certReady: make(chan struct{}), ephReady: make(chan struct{}), done: make(chan struct{}),
+		offerBlob: make(chan []byte, 1), quit: make(chan struct{})}
 	signer := cfg.Signer
 	go func() {
 		defer close(p.done)
@@ -130,19 +137,8 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 		}
 		p.mu.Unlock()
 		close(p.certReady)
-		if p.isClosed() {
-			return // given up: skip the rest
-		}
-		eph, err := handshake.Prepare(nil, role, level)
-		if err == nil {
-			p.mu.Lock()
-			if p.closed {
-				eph.Destroy()
-			} else {
-				p.eph = eph
-			}
-			p.mu.Unlock()
-		}
+		p.prepareHandshake(signer, role, level)
+		close(p.ephReady)
 		if role == handshake.Initiator && !p.isClosed() {
 			pq := level >= handshake.LevelQuantum // as handshake.Result.PQRatchet
 			if k, err := ratchet.GenerateKeys(pq); err == nil {
@@ -155,12 +151,51 @@ func startPrepare(cfg Config, role handshake.Role, level handshake.Level) *prepa
 				p.mu.Unlock()
 			}
 		}
-		// Errors are not kept: Sign does the same work again and reports them.
-		if pc, ok := signer.(handshake.Precomputer); ok && !p.isClosed() {
-			_ = pc.Precompute()
+		if level >= handshake.LevelEnhanced && !p.isClosed() {
+			_ = warmUpTLS() // a failure only means the connection's TLS runs cold
 		}
 	}()
 	return p
+}
+
+// prepareHandshake makes the ephemeral keys and the signer's
+// precomputation and, on the initiator, σ_I over the offer blob once it is
+// known. Errors are not kept: the handshake does the same work again and
+// reports them.
+func (p *prepared) prepareHandshake(signer handshake.Signer, role handshake.Role, level handshake.Level) {
+	if p.isClosed() {
+		return // given up: skip the rest
+	}
+	eph, err := handshake.Prepare(nil, role, level)
+	if err != nil {
+		return
+	}
+	// Before signing: the first signature would otherwise expand the key.
+	if pc, ok := signer.(handshake.Precomputer); ok {
+		_ = pc.Precompute()
+	}
+	if role == handshake.Initiator {
+		select {
+		case blob := <-p.offerBlob:
+			_ = eph.Presign(signer, level, blob)
+		case <-p.quit:
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		eph.Destroy()
+		return
+	}
+	p.eph = eph
+}
+
+// setOfferBlob hands the initiator's goroutine our offer blob, for σ_I.
+func (p *prepared) setOfferBlob(blob []byte) {
+	select {
+	case p.offerBlob <- bytes.Clone(blob):
+	default: // given already
+	}
 }
 
 func (p *prepared) isClosed() bool {
@@ -190,14 +225,14 @@ func (p *prepared) takeCert(ctx context.Context) *tls.Certificate {
 	return c
 }
 
-// takeEphemerals waits for the rest of the preparation and hands the
-// ephemeral keys out once (nil if none: the handshake makes its own).
+// takeEphemerals waits for the ephemeral keys (and σ_I on the initiator)
+// and hands them out once (nil if none: the handshake makes its own).
 func (p *prepared) takeEphemerals(ctx context.Context) *handshake.Ephemerals {
 	if p == nil {
 		return nil
 	}
 	select {
-	case <-p.done:
+	case <-p.ephReady:
 	case <-ctx.Done():
 		return nil
 	}
@@ -236,6 +271,9 @@ func (p *prepared) destroy() {
 		return
 	}
 	p.mu.Lock()
+	if !p.closed {
+		close(p.quit)
+	}
 	p.closed = true
 	wipeCert(p.cert)
 	p.cert = nil
@@ -269,6 +307,7 @@ func NewOffer(ctx context.Context, cfg Config) (*Offer, error) {
 		prep.destroy()
 		return nil, err
 	}
+	prep.setOfferBlob(o.LocalBinary()) // σ_I covers it: signed while the blob travels
 	return &Offer{cfg: cfg, o: o, prep: prep}, nil
 }
 
@@ -392,16 +431,29 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 		return nil, err
 	}
 	ans := &Answer{cfg: cfg, a: a, prep: prep, level: level, hs: make(chan answerHandshake, 1)}
-	// Everything the responder's signature covers is known now: start the
-	// handshake, so that the signature is made while the answer travels to
-	// the peer (PROTOCOL.md §2.8).
+	// Everything the responder's signature covers is known now: make the
+	// handshake and its signature, and finish the preparation, before the
+	// answer is handed out (PROTOCOL.md §2.8). This adds about 2 ms to
+	// making the answer, which people then carry to the peer; the
+	// connection, which starts when the peer has it, finds everything done
+	// instead of competing with it for the CPU during ICE and DTLS.
 	local := a.Local()
-	localRaw := a.LocalBinary()
-	go func() {
-		h, err := newHandshake(context.Background(), cfg, handshake.Responder, prep, localRaw, raw,
-			app, blob.App, local.Fingerprint[:], blob.Fingerprint[:])
-		ans.hs <- answerHandshake{h, err}
-	}()
+	h, err := newHandshake(ctx, cfg, handshake.Responder, prep, a.LocalBinary(), raw,
+		app, blob.App, local.Fingerprint[:], blob.Fingerprint[:])
+	if err == nil {
+		err = h.WaitSigned()
+	}
+	if err != nil {
+		h.Close()
+		a.Close()
+		prep.destroy()
+		return nil, err
+	}
+	select {
+	case <-prep.done:
+	case <-ctx.Done():
+	}
+	ans.hs <- answerHandshake{h, nil}
 	return ans, nil
 }
 

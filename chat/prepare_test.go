@@ -56,7 +56,18 @@ func TestConnectUsesPreparedKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer answer.Close()
+			// The answer exists only once the answering side has prepared
+			// everything and its handshake has signed (PROTOCOL.md §2.8).
+			select {
+			case <-answer.prep.done:
+			default:
+				t.Fatal("NewAnswer returned before its preparation ended")
+			}
 			keyA, ephA := preparedParts(t, offer.prep)
+			// The offering side signed σ_I over its offer meanwhile.
+			if !ephA.Presigned() {
+				t.Fatal("the offering side did not sign σ_I ahead")
+			}
 			keyB, ephB := preparedParts(t, answer.prep)
 			if ephA == nil || ephB == nil || ephA.Role() != handshake.Initiator || ephB.Role() != handshake.Responder {
 				t.Fatal("no ephemeral keys prepared")

@@ -165,3 +165,12 @@ func TestInnerTLSPreparedCertAndFullRecords(t *testing.T) {
 		}
 	}
 }
+
+// The warm-up completes a whole inner TLS handshake in memory (both sides
+// agree on TLS 1.3 with X25519MLKEM768, as wrapTLS checks) and ends both
+// sides.
+func TestWarmUpTLS(t *testing.T) {
+	if err := warmUpTLS(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// msgPipe is an in-memory MessageConn pair for tests.
+// msgPipe is an in-memory MessageConn pair: the inner TLS warm-up
+// (warmUpTLS) runs over it, and tests use it as a transport.
 type msgPipe struct {
 	in     chan []byte
 	out    chan []byte
