@@ -63,9 +63,6 @@ func Start(name string, cmd *exec.Cmd, errw io.Writer) (*Proc, error) {
 // its connection.
 func (p *Proc) Lost() <-chan string { return p.lostCh }
 
-// Exited is closed when the child process has ended.
-func (p *Proc) Exited() <-chan struct{} { return p.exited }
-
 // Send writes one command line.
 func (p *Proc) Send(line string) error {
 	p.mu.Lock()
@@ -159,9 +156,6 @@ func (p *Proc) Kill() {
 	}
 	<-p.exited
 }
-
-// Pid is the child's process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // Connect swaps the blobs between an offering and an answering child and
 // returns the time from handing the answer blob to the offering side to both
