@@ -417,6 +417,10 @@ func (h *Handshake) freshKeys() error {
 		if err != nil {
 			return err
 		}
+		// As Prepare does (its own randomness: the stream is not read).
+		if err := h.kem.PairwiseCheck(); err != nil {
+			return fmt.Errorf("handshake: %w", err)
+		}
 	}
 	return nil
 }
