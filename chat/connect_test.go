@@ -142,6 +142,30 @@ func TestConnectNoCommonLevel(t *testing.T) {
 	}
 }
 
+// failingSigner is an identity whose signing fails (a key process gone).
+type failingSigner struct{ *handshake.Identity }
+
+func (failingSigner) SignBundle([]byte, handshake.Level) ([]byte, []byte, error) {
+	return nil, nil, errors.New("key process went away")
+}
+
+// The answering side signs before it hands out the answer, so a signer
+// that fails is reported by NewAnswer itself, with no answer to carry.
+func TestNewAnswerReportsSignerFailure(t *testing.T) {
+	alice, bob := newTestIdentity(t), newTestIdentity(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offer, err := NewOffer(ctx, Config{RTC: rtc.LoopbackConfig(), Signer: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offer.Close()
+	a, err := NewAnswer(ctx, Config{RTC: rtc.LoopbackConfig(), Signer: failingSigner{bob}}, offer.Blob())
+	if !errors.Is(err, handshake.ErrSigner) || a != nil {
+		t.Fatalf("got %v, want ErrSigner and no answer", err)
+	}
+}
+
 // The contact book's refusal (an identity change) ends the connection.
 func TestConnectContactRefused(t *testing.T) {
 	alice, bob := newTestIdentity(t), newTestIdentity(t)
