@@ -189,7 +189,6 @@ type Handshake struct {
 	self      *PublicIdentity
 
 	transcript []byte // ProtocolName || level || blobs hash || binding hash || messages...
-	initEnd    int    // length of the transcript up to the end of Init
 
 	initMsg  []byte           // initiator: Init, made in New
 	initKeys []byte           // EK_I || [PQ_I] as in Init (what σ_I covers of it)
@@ -661,7 +660,6 @@ func initiatorSigHash(level Level, offerBlob, identity, initKeys []byte) []byte 
 func (h *Handshake) start() ([]byte, error) {
 	b := h.initMsg
 	h.transcript = append(h.transcript, b...)
-	h.initEnd = len(h.transcript)
 	h.wire += len(b)
 	return b, nil
 }
@@ -766,7 +764,6 @@ func (h *Handshake) handleInit(b []byte) ([]byte, error) {
 		}
 	}
 	h.transcript = append(h.transcript, b...)
-	h.initEnd = len(h.transcript)
 	r := h.respMsg
 	h.respMsg = nil
 	copy(r.prevHash[:], h.transcriptHash())
