@@ -381,29 +381,19 @@ type Answer struct {
 	cfg   Config
 	a     *rtc.Answerer
 	prep  *prepared
-	level handshake.Level      // negotiated from the two blobs
-	hs    chan answerHandshake // the handshake started with the answer (one value)
+	level handshake.Level // negotiated from the two blobs
+
+	mu sync.Mutex
+	h  *handshake.Handshake // made and signed by NewAnswer; nil once taken
 }
 
-// answerHandshake is the answering side's handshake, started in NewAnswer.
-type answerHandshake struct {
-	h   *handshake.Handshake
-	err error
-}
-
-// takeHandshake waits for the handshake NewAnswer started and hands it out
-// once (nil, nil after that).
-func (a *Answer) takeHandshake(ctx context.Context) (*handshake.Handshake, error) {
-	select {
-	case r, ok := <-a.hs:
-		if !ok {
-			return nil, nil
-		}
-		close(a.hs)
-		return r.h, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// takeHandshake hands out the handshake NewAnswer made, once (nil after).
+func (a *Answer) takeHandshake() *handshake.Handshake {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.h
+	a.h = nil
+	return h
 }
 
 // NewAnswer reads the peer's offer blob, gathers and prepares the answer.
@@ -430,7 +420,6 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 		prep.destroy()
 		return nil, err
 	}
-	ans := &Answer{cfg: cfg, a: a, prep: prep, level: level, hs: make(chan answerHandshake, 1)}
 	// Everything the responder's signature covers is known now: make the
 	// handshake and its signature, and finish the preparation, before the
 	// answer is handed out (PROTOCOL.md §2.8). This adds about 2 ms to
@@ -453,8 +442,7 @@ func NewAnswer(ctx context.Context, cfg Config, offer string) (*Answer, error) {
 	case <-prep.done:
 	case <-ctx.Done():
 	}
-	ans.hs <- answerHandshake{h, nil}
-	return ans, nil
+	return &Answer{cfg: cfg, a: a, prep: prep, level: level, h: h}, nil
 }
 
 // Blob is the answer text to give back to the offering peer.
@@ -467,9 +455,7 @@ func (a *Answer) Notes() []string { return a.a.Notes() }
 // did not use.
 func (a *Answer) Close() error {
 	err := a.a.Close()
-	if h, _ := a.takeHandshake(context.Background()); h != nil {
-		h.Close() // waits for its signature
-	}
+	a.takeHandshake().Close() // nil-safe; waits for a pending signature
 	a.prep.destroy()
 	return err
 }
@@ -491,10 +477,7 @@ func (a *Answer) Connect(ctx context.Context) (*Conversation, error) {
 			}
 		}()
 	}
-	h, err := a.takeHandshake(ctx)
-	if err != nil {
-		return nil, err
-	}
+	h := a.takeHandshake()
 	conn, err := a.a.Wait(ctx)
 	if err != nil {
 		h.Close()
