@@ -248,11 +248,7 @@ func TestQuantumAttackerCannotReplaceCiphertexts(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						ekR, err := mlkem.NewEncapsulationKey1024(resp.kemKey)
-						if err != nil {
-							t.Fatal(err)
-						}
-						ss, ct := ekR.Encapsulate() // the attacker's own
+						ss, ct := attackerEncapsulate(t, resp.kemKey) // to PQ_R
 						if !oracle {
 							// The attacker's best guess of ss_R→I; what reFinish
 							// takes from the initiator otherwise.
@@ -462,14 +458,21 @@ func replaceCTR(t *testing.T, d *driver, resp []byte, level Level) (ssA, out []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	ekI, err := mlkem.NewEncapsulationKey1024(in.kemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r, err := parseResponse(resp, level)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ssA, r.kemCT = ekI.Encapsulate()
+	ssA, r.kemCT = attackerEncapsulate(t, in.kemKey) // to PQ_I
 	return ssA, r.marshal()
+}
+
+// attackerEncapsulate is the attacker's own encapsulation to a key taken
+// from a message (crypto/mlkem, independent of the code under test).
+func attackerEncapsulate(t *testing.T, ek []byte) (ss, ct []byte) {
+	t.Helper()
+	k, err := mlkem.NewEncapsulationKey1024(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Encapsulate()
 }
