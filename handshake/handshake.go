@@ -319,9 +319,7 @@ func (h *Handshake) WaitSigned() error {
 		return nil
 	}
 	sg := <-h.presig
-	ready := make(chan signature, 1)
-	ready <- sg
-	h.presig = ready
+	h.presig = signed(sg)
 	return sg.err
 }
 
@@ -566,10 +564,7 @@ func (h *Handshake) prepareInit() error {
 	h.initKeys = append(append([]byte(nil), m.ephemeral...), m.kemKey...)
 	th := initiatorSigHash(h.level, h.cfg.LocalBlob, h.self.Bytes(), h.initKeys)
 	if ps := h.presigned; ps != nil && bytes.Equal(ps.th, th) {
-		// Signed when the offer was made (Ephemerals.Presign).
-		ch := make(chan signature, 1)
-		ch <- ps.sig
-		h.presig = ch
+		h.presig = signed(ps.sig) // made with the offer (Ephemerals.Presign)
 	} else {
 		h.startSigning(th)
 	}
@@ -621,14 +616,19 @@ func (h *Handshake) prepareResponse() error {
 // read in a fixed order.
 func (h *Handshake) startSigning(th []byte) {
 	if h.rand != nil {
-		ch := make(chan signature, 1)
 		var sg signature
 		sg.ed, sg.falcon, sg.err = h.sign(th)
-		ch <- sg
-		h.presig = ch
+		h.presig = signed(sg)
 		return
 	}
 	h.presig = h.signAsync(th)
+}
+
+// signed is a signature that is ready, in the form of h.presig.
+func signed(sg signature) <-chan signature {
+	ch := make(chan signature, 1)
+	ch <- sg
+	return ch
 }
 
 // responderSigHash is th_R, what the responder signs (PROTOCOL.md §2.5):

@@ -142,9 +142,7 @@ func TestResponderSignatureFromAnotherSession(t *testing.T) {
 			if fresh.err != nil {
 				t.Fatal(fresh.err)
 			}
-			ch := make(chan signature, 1)
-			ch <- tc.sig(oldSig, fresh)
-			hr.presig = ch
+			hr.presig = signed(tc.sig(oldSig, fresh))
 			if tc.want == nil {
 				if _, err := d.run(nil); err != nil {
 					t.Fatalf("model check: %v", err)
@@ -260,9 +258,7 @@ func TestResponderSignsInNew(t *testing.T) {
 			if sg.err != nil {
 				t.Fatal(sg.err)
 			}
-			ready := make(chan signature, 1)
-			ready <- sg
-			hr.presig = ready
+			hr.presig = signed(sg)
 			if calls, fin := sr.counts(); calls != 1 || fin != 1 {
 				t.Fatalf("before Init: %d calls, %d finished", calls, fin)
 			}
